@@ -1,0 +1,59 @@
+# Tide: `make demo` and `make test` each install what is missing, then run.
+# A second run installs nothing: the venv, the llama-cpp-python wheel and the model are cached.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tide
+LLAMA_VERSION := 0.3.36
+# GGML_NATIVE=ON dies with SIGILL on these VMs (their CPUs report AMX/AVX-512 the VM does not
+# fully allow); the portable AVX2 build runs everywhere we have measured. See BENCHMARKS.md.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
+LLAMA_WHEELS := $(CACHE)/wheels/llama-cpp-python-$(LLAMA_VERSION)-native-off
+STAMP := $(VENV)/.tide-installed
+
+.PHONY: install model demo test lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# Compiling llama.cpp takes ~5-12 minutes on two cores, so the wheel is built once per machine
+# and reused by every checkout and CI run. --no-cache-dir: pip's own wheel cache ignores
+# CMAKE_ARGS and would hand back a build made with other flags.
+$(LLAMA_WHEELS)/.built: | $(BIN)/python
+	mkdir -p $(LLAMA_WHEELS)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+		$(BIN)/pip wheel --no-cache-dir --no-deps -w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION)
+	touch $@
+
+$(STAMP): pyproject.toml $(LLAMA_WHEELS)/.built | $(BIN)/python
+	$(BIN)/pip install -q $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+# Fetches, verifies and caches the default model; returns at once when it is already there.
+model: install
+	$(BIN)/tide-lsp models pull
+
+demo: model
+	$(BIN)/python examples/demo.py
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: model lint
+	$(BIN)/python -m pytest -q
+
+bench: model
+	$(BIN)/python benchmarks/latency.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

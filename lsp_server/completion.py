@@ -1,0 +1,107 @@
+"""One completion, top to bottom: window -> prompt -> engine -> cut -> edit.
+
+Runs on the scheduler's worker with an immutable document snapshot; knows nothing of LSP.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from .config import Settings
+from .context.window import LineTokenCounter, cursor_window
+from .documents import Snapshot
+from .engines.base import Engine, GenerationParams, GenerationStats
+from .postprocess import Edit, LineCut, make_edit
+from .prompts import build_prompt
+from .scheduler import Superseded, Ticket
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    snapshot: Snapshot
+    cursor: int  # code-point offset into snapshot.text
+    settings: Settings
+
+
+@dataclass(frozen=True)
+class CompletionResult:
+    edit: Edit | None
+    model: str
+    engine_ms: float
+    stats: GenerationStats = field(default_factory=GenerationStats)
+    raw: str = ""
+
+
+def skip_reason(snapshot: Snapshot, settings: Settings) -> str | None:
+    """Why no completion should be offered in this document at all, if any."""
+    if not settings.enable:
+        return "completions are disabled"
+    if snapshot.language_id in settings.disabled_languages:
+        return f"completions are disabled for {snapshot.language_id}"
+    if "\x00" in snapshot.text:
+        return "the document holds binary content"
+    return None
+
+
+def _line_around(text: str, cursor: int) -> tuple[str, str]:
+    """The cursor line's text before and after the cursor, without the line break."""
+    start = max(text.rfind("\n", 0, cursor), text.rfind("\r", 0, cursor)) + 1
+    ends = [i for i in (text.find("\n", cursor), text.find("\r", cursor)) if i >= 0]
+    end = min(ends) if ends else len(text)
+    return text[start:cursor], text[cursor:end]
+
+
+class Completer:
+    """Turns a request into a completion with one loaded engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._count_line = LineTokenCounter(engine.count_tokens)
+
+    def complete(self, request: CompletionRequest, ticket: Ticket) -> CompletionResult:
+        settings = request.settings
+        text = request.snapshot.text
+        start = time.perf_counter()
+        window = cursor_window(
+            text,
+            request.cursor,
+            settings.context_budget,
+            self._count_line,
+            suffix_share=settings.suffix_share,
+        )
+        prompt = build_prompt(self.engine.template, window.prefix, window.suffix)
+        window_ms = (time.perf_counter() - start) * 1000
+        cut = LineCut(prompt.stops, settings.max_lines)
+        stats = GenerationStats()
+        params = GenerationParams(max_tokens=settings.max_tokens)
+        pieces = self.engine.stream(prompt, params, ticket.is_cancelled, stats)
+        try:
+            for piece in pieces:
+                if cut.feed(piece):
+                    break
+        finally:
+            pieces.close()
+        if stats.stop_reason == "cancelled":
+            raise Superseded(ticket.reason)
+        line_prefix, line_suffix = _line_around(text, request.cursor)
+        edit = make_edit(request.cursor, line_prefix, line_suffix, window.suffix, cut.text)
+        engine_ms = (time.perf_counter() - start) * 1000
+        log.info(
+            "complete %s v%d: window %.0fms (%d+%d tok), prompt %d tok (%d reused, %d run) "
+            "%.0fms, generate %d tok %.0fms, %s",
+            request.snapshot.uri,
+            request.snapshot.version,
+            window_ms,
+            window.prefix_tokens,
+            window.suffix_tokens,
+            stats.prompt_tokens,
+            stats.reused_tokens,
+            stats.evaluated_tokens,
+            stats.prompt_ms,
+            stats.generated_tokens,
+            stats.generate_ms,
+            "no suggestion" if edit is None else repr(edit.text),
+        )
+        return CompletionResult(edit, self.engine.model_name, engine_ms, stats, cut.raw)

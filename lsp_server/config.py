@@ -1,0 +1,130 @@
+"""Tide's settings: one dataclass, parsed at the edge from CLI flags and LSP settings objects.
+
+Settings arrive as camelCase JSON (initializationOptions, workspace/didChangeConfiguration);
+each key is validated on its own, so one bad value is reported and keeps its previous value
+without throwing away the good ones next to it.
+"""
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str | None = None  # registry name or GGUF path; None = the registry's default
+    model_dir: str | None = None  # where pulled models are cached
+    enable: bool = True
+    disabled_languages: tuple[str, ...] = ()
+    # Tokens of prefix + suffix. 512 keeps a cold prompt near 7 s on two laptop cores while
+    # giving the model ~30 lines above the cursor; see BENCHMARKS.md for the figures.
+    context_budget: int = 512
+    suffix_share: float = 0.2
+    max_tokens: int = 48
+    max_lines: int = 1
+    threads: int = 0  # 0 = one per core, at most 8
+    context_length: int = 4096  # the engine's context window (KV cache size)
+    log_level: str = "info"
+
+
+@dataclass(frozen=True)
+class _Rule:
+    attr: str
+    kind: type | tuple[type, ...]
+    check: Any = None  # callable(value) -> error text or None
+    convert: Any = None
+
+
+def _int_range(lo: int, hi: int):
+    def check(value: int) -> str | None:
+        return None if lo <= value <= hi else f"must be between {lo} and {hi}"
+
+    return check
+
+
+def _share(value: float) -> str | None:
+    return None if 0.0 <= value <= 0.9 else "must be between 0.0 and 0.9"
+
+
+def _level(value: str) -> str | None:
+    return None if value.lower() in LOG_LEVELS else f"must be one of {', '.join(LOG_LEVELS)}"
+
+
+def _nonempty(value: str) -> str | None:
+    return None if value.strip() else "must not be empty"
+
+
+def _strings(value: list) -> str | None:
+    return None if all(isinstance(v, str) for v in value) else "must be a list of strings"
+
+
+_RULES: dict[str, _Rule] = {
+    "model": _Rule("model", str, _nonempty),
+    "modelDir": _Rule("model_dir", str, _nonempty),
+    "enable": _Rule("enable", bool),
+    "disabledLanguages": _Rule("disabled_languages", list, _strings, tuple),
+    "contextBudget": _Rule("context_budget", int, _int_range(32, 32768)),
+    "suffixShare": _Rule("suffix_share", (int, float), _share, float),
+    "maxTokens": _Rule("max_tokens", int, _int_range(1, 1024)),
+    "maxLines": _Rule("max_lines", int, _int_range(1, 200)),
+    "threads": _Rule("threads", int, _int_range(0, 256)),
+    "contextLength": _Rule("context_length", int, _int_range(256, 131072)),
+    "logLevel": _Rule("log_level", str, _level, str.lower),
+}
+
+# Settings that need the engine reloaded when they change.
+ENGINE_KEYS = ("model", "model_dir", "threads", "context_length")
+
+
+def _type_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def apply_settings(current: Settings, raw: Any) -> tuple[Settings, list[str]]:
+    """Merge a settings object into `current`; returns the result and one message per problem.
+
+    Accepts both `{...}` and `{"tide": {...}}`. Unknown keys and bad values are reported and
+    change nothing.
+    """
+    if raw is None:
+        return current, []
+    if isinstance(raw, dict) and set(raw) == {"tide"}:
+        raw = raw["tide"]
+    if raw is None:
+        return current, []
+    if not isinstance(raw, dict):
+        return current, [f"Tide settings must be an object, got {type(raw).__name__}"]
+    changes: dict[str, Any] = {}
+    errors: list[str] = []
+    for key, value in raw.items():
+        rule = _RULES.get(key)
+        if rule is None:
+            errors.append(f"unknown setting '{key}' (known: {', '.join(sorted(_RULES))})")
+            continue
+        if value is None and rule.attr in ("model", "model_dir"):
+            changes[rule.attr] = None
+            continue
+        # bool is an int in Python; a boolean where a number is expected is still a mistake.
+        wrong_bool = isinstance(value, bool) and rule.kind is not bool
+        if wrong_bool or not isinstance(value, rule.kind):
+            errors.append(f"setting '{key}' must be {_type_name(rule.kind)}, got {value!r}")
+            continue
+        problem = rule.check(value) if rule.check else None
+        if problem:
+            errors.append(f"setting '{key}' {problem}, got {value!r}")
+            continue
+        changes[rule.attr] = rule.convert(value) if rule.convert else value
+    return dataclasses.replace(current, **changes), errors
+
+
+def engine_changed(old: Settings, new: Settings) -> bool:
+    return any(getattr(old, k) != getattr(new, k) for k in ENGINE_KEYS)
+
+
+def log_level_number(settings: Settings) -> int:
+    return getattr(logging, settings.log_level.upper())

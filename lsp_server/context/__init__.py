@@ -1,0 +1,1 @@
+"""What the model sees: the text window around the cursor (and, later, other files)."""

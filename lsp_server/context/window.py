@@ -1,0 +1,152 @@
+"""The prefix/suffix window around the cursor, sized in the model's own tokens.
+
+The window's first line is aligned to a multiple of `align` lines so that it stays put while the
+user types: an unchanged prompt start is what lets the engine reuse its KV cache between
+keystrokes. Text after the cursor is cheaper to give up than text before it, so the suffix gets
+a fixed share of the budget and whatever it leaves unused goes to the prefix.
+"""
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+# Beyond this many characters per token nothing real is code; used only to cap how much text a
+# single over-long line may contribute before it is counted exactly.
+_MAX_CHARS_PER_TOKEN = 8
+
+
+@dataclass(frozen=True)
+class Window:
+    """The text the prompt is built from, and where it came from in the document."""
+
+    prefix: str
+    suffix: str
+    start: int  # offset of the prefix's first character in the document
+    end: int  # offset just past the suffix's last character
+    prefix_tokens: int
+    suffix_tokens: int
+
+
+class LineTokenCounter:
+    """Counts tokens per line, remembering recent lines so a keystroke re-counts only one."""
+
+    def __init__(self, count: Callable[[str], int], capacity: int = 50_000) -> None:
+        self._count = count
+        self._capacity = capacity
+        self._cache: OrderedDict[str, int] = OrderedDict()
+
+    def __call__(self, line: str) -> int:
+        cached = self._cache.get(line)
+        if cached is not None:
+            self._cache.move_to_end(line)
+            return cached
+        n = self._count(line)
+        self._cache[line] = n
+        if len(self._cache) > self._capacity:
+            self._cache.popitem(last=False)
+        return n
+
+
+def _split_keepends(text: str) -> list[str]:
+    # LSP line terminators only; str.splitlines would also split on \f, \v and U+2028.
+    lines: list[str] = []
+    start = 0
+    i = 0
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c == "\n" or c == "\r":
+            end = i + 2 if c == "\r" and i + 1 < n and text[i + 1] == "\n" else i + 1
+            lines.append(text[start:end])
+            start = i = end
+        else:
+            i += 1
+    if start < n:
+        lines.append(text[start:])
+    return lines
+
+
+def _tail_within(line: str, budget: int, count: Callable[[str], int]) -> str:
+    """The longest tail of one over-long line that fits the budget."""
+    text = line[-budget * _MAX_CHARS_PER_TOKEN :]
+    while text and count(text) > budget:
+        text = text[len(text) // 4 :] if len(text) > 64 else text[1:]
+    return text
+
+
+def _head_within(line: str, budget: int, count: Callable[[str], int]) -> str:
+    text = line[: budget * _MAX_CHARS_PER_TOKEN]
+    while text and count(text) > budget:
+        text = text[: len(text) * 3 // 4] if len(text) > 64 else text[:-1]
+    return text
+
+
+def cursor_window(
+    text: str,
+    cursor: int,
+    budget: int,
+    count_line: Callable[[str], int],
+    suffix_share: float = 0.2,
+    align: int = 16,
+    reach: int = 200_000,
+) -> Window:
+    """Choose the prefix and suffix around `cursor` that fit `budget` tokens.
+
+    `reach` bounds how many characters on each side are even looked at, so a 10 MB file costs
+    no more than a small one.
+    """
+    # Snapped so that the line numbering the alignment uses does not move while typing.
+    lo = max(0, (cursor - reach) // reach * reach)
+    hi = min(len(text), cursor + reach)
+    before = _split_keepends(text[lo:cursor])
+    after = _split_keepends(text[cursor:hi])
+    cursor_head = before.pop() if before and not before[-1].endswith(("\n", "\r")) else ""
+
+    suffix_budget = int(budget * suffix_share)
+    suffix_lines: list[str] = []
+    suffix_tokens = 0
+    for line in after:
+        n = count_line(line)
+        if suffix_tokens + n > suffix_budget:
+            if not suffix_lines:
+                head = _head_within(line, suffix_budget, count_line)
+                suffix_lines.append(head)
+                suffix_tokens += count_line(head) if head else 0
+            break
+        suffix_lines.append(line)
+        suffix_tokens += n
+
+    prefix_budget = budget - suffix_tokens
+    head_tokens = count_line(cursor_head) if cursor_head else 0
+    if head_tokens > prefix_budget:
+        cursor_head = _tail_within(cursor_head, prefix_budget, count_line)
+        head_tokens = count_line(cursor_head)
+    prefix_tokens = head_tokens
+    taken = 0
+    for line in reversed(before):
+        n = count_line(line)
+        if prefix_tokens + n > prefix_budget:
+            break
+        prefix_tokens += n
+        taken += 1
+    if taken < len(before) or lo > 0:
+        # Trim to an aligned first line so small edits near the cursor do not move the start
+        # of the prompt.
+        first = len(before) - taken
+        aligned = -(-first // align) * align
+        for line in before[first : min(aligned, len(before))]:
+            prefix_tokens -= count_line(line)
+        first = min(aligned, len(before))
+    else:
+        first = 0
+    prefix_lines = before[first:]
+    prefix = "".join(prefix_lines) + cursor_head
+    suffix = "".join(suffix_lines)
+    return Window(
+        prefix=prefix,
+        suffix=suffix,
+        start=cursor - len(prefix),
+        end=cursor + len(suffix),
+        prefix_tokens=prefix_tokens,
+        suffix_tokens=suffix_tokens,
+    )

@@ -1,0 +1,224 @@
+"""Grammar loading and the per-language facts the other stages need.
+
+Every grammar ships as a Python package installed with Tide; nothing is downloaded at run time.
+A language Tide does not know is plain text: `language_for` returns None and callers carry on
+without a syntax tree.
+"""
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+import tree_sitter
+import tree_sitter_c
+import tree_sitter_cpp
+import tree_sitter_go
+import tree_sitter_java
+import tree_sitter_javascript
+import tree_sitter_lua
+import tree_sitter_python
+import tree_sitter_rust
+import tree_sitter_typescript
+
+
+@dataclass(frozen=True)
+class LanguageInfo:
+    """What Tide knows about one language; node type names are the grammar's own."""
+
+    id: str
+    extensions: tuple[str, ...]
+    line_comment: str | None
+    block_openers: tuple[str, ...]
+    string_types: tuple[str, ...]
+    comment_types: tuple[str, ...]
+    stop_sequences: tuple[str, ...] = ()
+
+
+_JS_BLOCKS = ("statement_block", "class_body", "switch_body")
+_JS_STRINGS = ("string", "template_string")
+_JS_COMMENTS = ("comment", "html_comment")
+_JS_STOPS = ("\nfunction ", "\nclass ", "\nexport ")
+_TS_BLOCKS = (*_JS_BLOCKS, "interface_body", "enum_body")
+_TS_STOPS = (*_JS_STOPS, "\ninterface ")
+_C_BLOCKS = ("compound_statement", "field_declaration_list", "enumerator_list")
+_C_STRINGS = ("string_literal", "char_literal", "concatenated_string", "system_lib_string")
+
+_LANGUAGES = (
+    LanguageInfo(
+        id="python",
+        extensions=(".py", ".pyi", ".pyw"),
+        line_comment="#",
+        block_openers=("block",),
+        string_types=("string", "concatenated_string"),
+        comment_types=("comment",),
+        stop_sequences=("\nclass ", "\ndef ", "\nasync def ", "\nif __name__"),
+    ),
+    LanguageInfo(
+        id="javascript",
+        extensions=(".js", ".mjs", ".cjs", ".jsx"),
+        line_comment="//",
+        block_openers=_JS_BLOCKS,
+        string_types=_JS_STRINGS,
+        comment_types=_JS_COMMENTS,
+        stop_sequences=_JS_STOPS,
+    ),
+    LanguageInfo(
+        id="typescript",
+        extensions=(".ts", ".mts", ".cts"),
+        line_comment="//",
+        block_openers=_TS_BLOCKS,
+        string_types=_JS_STRINGS,
+        comment_types=_JS_COMMENTS,
+        stop_sequences=_TS_STOPS,
+    ),
+    LanguageInfo(
+        id="typescriptreact",
+        extensions=(".tsx",),
+        line_comment="//",
+        block_openers=_TS_BLOCKS,
+        string_types=_JS_STRINGS,
+        comment_types=_JS_COMMENTS,
+        stop_sequences=_TS_STOPS,
+    ),
+    LanguageInfo(
+        id="go",
+        extensions=(".go",),
+        line_comment="//",
+        block_openers=("block", "field_declaration_list"),
+        string_types=("interpreted_string_literal", "raw_string_literal", "rune_literal"),
+        comment_types=("comment",),
+        stop_sequences=("\nfunc ", "\ntype "),
+    ),
+    LanguageInfo(
+        id="rust",
+        extensions=(".rs",),
+        line_comment="//",
+        block_openers=(
+            "block",
+            "declaration_list",
+            "field_declaration_list",
+            "enum_variant_list",
+            "match_block",
+        ),
+        string_types=("string_literal", "raw_string_literal", "char_literal"),
+        comment_types=("line_comment", "block_comment"),
+        stop_sequences=("\nfn ", "\npub fn ", "\nimpl "),
+    ),
+    LanguageInfo(
+        id="java",
+        extensions=(".java",),
+        line_comment="//",
+        block_openers=(
+            "block",
+            "class_body",
+            "interface_body",
+            "enum_body",
+            "constructor_body",
+            "switch_block",
+            "annotation_type_body",
+        ),
+        string_types=("string_literal", "character_literal"),
+        comment_types=("line_comment", "block_comment"),
+    ),
+    LanguageInfo(
+        id="c",
+        extensions=(".c", ".h"),
+        line_comment="//",
+        block_openers=_C_BLOCKS,
+        string_types=_C_STRINGS,
+        comment_types=("comment",),
+    ),
+    LanguageInfo(
+        id="cpp",
+        extensions=(".cc", ".cpp", ".cxx", ".c++", ".hh", ".hpp", ".hxx", ".h++", ".ipp"),
+        line_comment="//",
+        block_openers=(*_C_BLOCKS, "declaration_list"),
+        string_types=(*_C_STRINGS, "raw_string_literal"),
+        comment_types=("comment",),
+    ),
+    LanguageInfo(
+        id="lua",
+        extensions=(".lua",),
+        line_comment="--",
+        block_openers=("block",),
+        string_types=("string",),
+        comment_types=("comment",),
+        stop_sequences=("\nfunction ", "\nlocal function "),
+    ),
+)
+
+_GRAMMARS: dict[str, Callable[[], object]] = {
+    "python": tree_sitter_python.language,
+    "javascript": tree_sitter_javascript.language,
+    "typescript": tree_sitter_typescript.language_typescript,
+    "typescriptreact": tree_sitter_typescript.language_tsx,
+    "go": tree_sitter_go.language,
+    "rust": tree_sitter_rust.language,
+    "java": tree_sitter_java.language,
+    "c": tree_sitter_c.language,
+    "cpp": tree_sitter_cpp.language,
+    "lua": tree_sitter_lua.language,
+}
+
+# Other names clients use for the same languages; the JavaScript grammar parses JSX too.
+_ALIASES = {
+    "py": "python",
+    "python3": "python",
+    "javascriptreact": "javascript",
+    "js": "javascript",
+    "jsx": "javascript",
+    "ts": "typescript",
+    "tsx": "typescriptreact",
+    "golang": "go",
+    "rs": "rust",
+    "c++": "cpp",
+}
+
+_BY_ID = {info.id: info for info in _LANGUAGES}
+_BY_EXTENSION = {ext: info for info in _LANGUAGES for ext in info.extensions}
+
+
+class _ThreadParsers(threading.local):
+    """A Parser must not be used from two threads at once, so each thread gets its own."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[str, tree_sitter.Parser] = {}
+
+
+_thread_parsers = _ThreadParsers()
+
+
+def supported_languages() -> list[LanguageInfo]:
+    """Every language Tide parses, in a stable order."""
+    return list(_LANGUAGES)
+
+
+def language_for(language_id: str | None = None, path: str | None = None) -> LanguageInfo | None:
+    """The language for an LSP languageId, else for the file extension of path (or URI).
+
+    A known languageId wins; an unknown one falls back to the extension. None means plain text.
+    """
+    if language_id:
+        key = language_id.lower()
+        info = _BY_ID.get(_ALIASES.get(key, key))
+        if info is not None:
+            return info
+    if path:
+        return _BY_EXTENSION.get(os.path.splitext(path)[1].lower())
+    return None
+
+
+def parser_for(info: LanguageInfo) -> tree_sitter.Parser:
+    """A parser for the language, cached per language and per thread."""
+    parsers = _thread_parsers.by_id
+    parser = parsers.get(info.id)
+    if parser is None:
+        parser = parsers[info.id] = tree_sitter.Parser(_grammar(info.id))
+    return parser
+
+
+@cache
+def _grammar(language_id: str) -> tree_sitter.Language:
+    return tree_sitter.Language(_GRAMMARS[language_id]())

@@ -1,0 +1,128 @@
+"""Where a completion ends, what of it to drop, and the edit that puts it in the line.
+
+`LineCut` runs while the model streams, so generation stops as soon as the answer is known
+instead of generating tokens only to throw them away.
+"""
+
+import re
+from dataclasses import dataclass
+
+_WORD_TAIL = re.compile(r"\w+$")
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace document text [start, end) with `text`; offsets are code points."""
+
+    start: int
+    end: int
+    text: str
+
+
+class LineCut:
+    """Streaming cut for single-line completions.
+
+    The answer is the first line of the model's output; if the output starts with a line
+    break (the cursor sits at the end of a finished line), it is the line after it.
+    """
+
+    def __init__(self, stops: tuple[str, ...] = (), max_lines: int = 1) -> None:
+        self._stops = stops
+        self._max_lines = max(1, max_lines)
+        self.raw = ""
+        self.done = False
+
+    def feed(self, piece: str) -> bool:
+        """Add streamed text; True once the completion is complete."""
+        self.raw += piece
+        for stop in self._stops:
+            at = self.raw.find(stop)
+            if at >= 0:
+                self.raw = self.raw[:at]
+                self.done = True
+                return True
+        body = self.raw[1:] if self.raw.startswith("\n") else self.raw
+        if body.count("\n") >= self._max_lines:
+            self.done = True
+        return self.done
+
+    @property
+    def text(self) -> str:
+        """The completion cut to its lines, without trailing whitespace."""
+        lead = "\n" if self.raw.startswith("\n") else ""
+        body = self.raw[len(lead) :]
+        if body.startswith(("\n", "\r")):
+            return ""
+        lines = body.split("\n")[: self._max_lines]
+        text = "\n".join(line.rstrip() for line in lines).rstrip()
+        return lead + text if text else ""
+
+
+def _first_line(text: str) -> str:
+    return text.split("\n", 1)[0].rstrip("\r")
+
+
+def repeats_suffix(completion: str, line_suffix: str, suffix: str) -> bool:
+    """True when accepting the completion would only re-type text already after the cursor."""
+    stripped = completion.strip()
+    if not stripped:
+        return True
+    if completion.startswith("\n"):
+        after = suffix[len(line_suffix) :].lstrip("\r\n")
+        return _first_line(after).strip() == stripped
+    return line_suffix.strip().startswith(stripped)
+
+
+_OPENERS = {"(": ")", "[": "]", "{": "}"}
+_CLOSERS = {v: k for k, v in _OPENERS.items()}
+
+
+def bracket_depth(text: str) -> int:
+    """Net unclosed brackets in `text`, skipping quoted strings; negative when it over-closes."""
+    depth = 0
+    quote = ""
+    escaped = False
+    for ch in text:
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'`":
+            quote = ch
+        elif ch in _OPENERS:
+            depth += 1
+        elif ch in _CLOSERS:
+            depth -= 1
+    return depth
+
+
+def make_edit(
+    cursor: int, line_prefix: str, line_suffix: str, suffix: str, completion: str
+) -> Edit | None:
+    """The edit that leaves the line right when the completion is accepted.
+
+    The edit starts at the beginning of the word under the cursor (clients filter and re-show
+    suggestions by that word). When the model re-typed the text after the cursor (it closes
+    `greet(|)` with `name)`), the edit replaces the rest of the line instead of doubling it:
+    whichever of inserting and replacing keeps the line's brackets as balanced as they were.
+    """
+    if repeats_suffix(completion, line_suffix, suffix):
+        return None
+    word = _WORD_TAIL.search(line_prefix)
+    start = cursor - (len(word.group()) if word else 0)
+    typed = line_prefix[len(line_prefix) - (cursor - start) :]
+    rest = line_suffix.rstrip()
+    end = cursor
+    if rest.strip() and "\n" not in completion:
+        before = bracket_depth(line_prefix + line_suffix)
+        inserted = bracket_depth(line_prefix + completion + line_suffix)
+        replaced = bracket_depth(line_prefix + completion)
+        retyped = completion.endswith(rest.strip()) or (
+            rest.strip() in completion and replaced == before != inserted
+        )
+        if retyped and (replaced == before or inserted != before):
+            end = cursor + len(rest)
+    return Edit(start=start, end=end, text=typed + completion)

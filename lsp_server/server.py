@@ -1,0 +1,302 @@
+"""The LSP face of Tide: thin handlers that convert LSP types and call the pipeline.
+
+Every request gets exactly one response. pygls answers a request whose params fail to
+structure with a window/showMessage and no response at all, and drops requests after
+shutdown silently; `TideProtocol` answers both with JSON-RPC errors instead.
+"""
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import (
+    JsonRpcException,
+    JsonRpcInternalError,
+    JsonRpcInvalidParams,
+    JsonRpcInvalidRequest,
+    JsonRpcParseError,
+)
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+
+from . import __version__
+from .completion import CompletionRequest, CompletionResult, skip_reason
+from .config import Settings, apply_settings, engine_changed, log_level_number
+from .documents import Change, DocumentStore, Pos, Snapshot
+from .engine_slot import EngineSlot, Status, model_label
+from .errors import DocumentError, TideError
+from .scheduler import Scheduler, Superseded
+
+log = logging.getLogger(__name__)
+
+STATUS_NOTIFICATION = "tide/status"
+PULL_COMMAND = "tide.pullModel"
+
+
+@dataclass(frozen=True)
+class _Unstructurable:
+    """A request whose params could not be read; answered with -32602."""
+
+    id: Any
+    method: str
+    reason: str
+
+
+class TideProtocol(LanguageServerProtocol):
+    def structure_message(self, data: dict[str, Any]):
+        try:
+            return super().structure_message(data)
+        except JsonRpcInvalidParams as exc:
+            if "id" in data and "method" in data:
+                cause = exc.__cause__
+                detail = str(cause).splitlines()[0] if cause else "invalid params"
+                return _Unstructurable(data["id"], str(data["method"]), detail)
+            raise
+
+    def handle_message(self, message):
+        if isinstance(message, _Unstructurable):
+            text = f"invalid params for {message.method}: {message.reason}"
+            log.warning("%s (request %s)", text, message.id)
+            self._send_response(message.id, error=JsonRpcInvalidParams(text).to_response_error())
+            return
+        is_request = getattr(message, "id", None) is not None and hasattr(message, "method")
+        if self._shutdown and is_request:
+            error = JsonRpcInvalidRequest("the server is shutting down")
+            self._send_response(message.id, error=error.to_response_error())
+            return
+        super().handle_message(message)
+
+
+class TideServer(LanguageServer):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__("tide-lsp", __version__, protocol_cls=TideProtocol)
+        self.settings = settings
+        # Above ~1 MB a reparse per keystroke costs 40+ ms on the event loop; such files get
+        # no tree (completions still work, without syntax-aware rules).
+        self.documents = DocumentStore(max_parse_bytes=1_000_000)
+        self.scheduler = Scheduler()
+        self.slot = EngineSlot(self.scheduler, self.send_status)
+        self.last_latency_ms: float | None = None
+        self._progress_token: str | None = None
+        self._last_status: Status | None = None
+
+    def report_server_error(self, error: Exception, source) -> None:
+        if isinstance(error, json.JSONDecodeError):
+            # JSON-RPC: a message that is not JSON gets a parse error with a null id.
+            self.protocol._send_response(
+                None, error=JsonRpcParseError(f"malformed JSON: {error}").to_response_error()
+            )
+            return
+        super().report_server_error(error, source)
+
+    def tell(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
+        log.warning("%s", message)
+        self.window_show_message(types.ShowMessageParams(type=kind, message=f"Tide: {message}"))
+
+    def update_settings(self, raw: Any) -> bool:
+        """Apply a settings object; reports problems and returns whether the engine must reload."""
+        new, errors = apply_settings(self.settings, raw)
+        for error in errors:
+            self.tell(f"{error}; keeping the previous value")
+        reload = engine_changed(self.settings, new)
+        self.settings = new
+        logging.getLogger("lsp_server").setLevel(log_level_number(new))
+        return reload
+
+    def send_status(self, status: Status) -> None:
+        self._last_status = status
+        payload = {
+            "state": status.state,
+            "model": status.model,
+            "percent": status.percent,
+            "message": status.message,
+            "latencyMs": self.last_latency_ms,
+        }
+        self.protocol.notify(STATUS_NOTIFICATION, payload)
+        self._report_progress(status)
+        if status.state == "error":
+            self.tell(status.message or "model error", types.MessageType.Error)
+
+    def _report_progress(self, status: Status) -> None:
+        """Mirror model download and load as LSP work-done progress, when the client has it."""
+        window = self.client_capabilities.window if self.client_capabilities else None
+        if not (window and window.work_done_progress):
+            return
+        progress = self.work_done_progress
+        if status.state in ("downloading", "loading"):
+            if self._progress_token is None:
+                self._progress_token = f"tide-model-{uuid.uuid4()}"
+                progress.create(self._progress_token)
+                progress.begin(
+                    self._progress_token,
+                    types.WorkDoneProgressBegin(
+                        title=f"Tide: {status.model}", message=status.message, percentage=0
+                    ),
+                )
+            else:
+                progress.report(
+                    self._progress_token,
+                    types.WorkDoneProgressReport(message=status.message, percentage=status.percent),
+                )
+        elif self._progress_token is not None:
+            token, self._progress_token = self._progress_token, None
+            progress.end(token, types.WorkDoneProgressEnd(message=status.state))
+
+    def snapshot(self, uri: str) -> Snapshot:
+        try:
+            return self.documents.get(uri)
+        except DocumentError as exc:
+            raise JsonRpcInvalidParams(str(exc)) from exc
+
+    async def complete_at(self, uri: str, position: types.Position) -> CompletionResult | None:
+        """Shared by inline completion and completion: one pipeline run, or None."""
+        started = time.perf_counter()
+        snapshot = self.snapshot(uri)
+        try:
+            cursor = snapshot.offset_at(Pos(position.line, position.character))
+        except DocumentError as exc:
+            raise JsonRpcInvalidParams(str(exc)) from exc
+        reason = skip_reason(snapshot, self.settings)
+        if reason:
+            log.info("no completion for %s: %s", uri, reason)
+            return None
+        try:
+            completer = await self.slot.get()
+        except TideError as exc:
+            raise JsonRpcInternalError(f"no model available: {exc}") from exc
+        request = CompletionRequest(snapshot, cursor, self.settings)
+        try:
+            result = await self.scheduler.run(uri, lambda t: completer.complete(request, t))
+        except Superseded as exc:
+            log.info("completion for %s dropped: %s", uri, exc)
+            return None
+        except TideError as exc:
+            log.error("completion failed: %s", exc)
+            raise JsonRpcInternalError(str(exc)) from exc
+        self.last_latency_ms = (time.perf_counter() - started) * 1000
+        if self._last_status is not None:
+            self.send_status(self._last_status)
+        return result
+
+    def lsp_range(self, snapshot: Snapshot, start: int, end: int) -> types.Range:
+        a, b = snapshot.pos_at(start), snapshot.pos_at(end)
+        return types.Range(types.Position(a.line, a.character), types.Position(b.line, b.character))
+
+
+def _to_change(change: Any) -> Change:
+    if isinstance(change, types.TextDocumentContentChangePartial):
+        r = change.range
+        return Change(
+            change.text, Pos(r.start.line, r.start.character), Pos(r.end.line, r.end.character)
+        )
+    return Change(change.text)
+
+
+def create_server(settings: Settings | None = None) -> TideServer:
+    server = TideServer(settings or Settings())
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: TideServer, params: types.InitializeParams) -> None:
+        ls.documents.encoding = ls.workspace.position_encoding or "utf-16"
+        ls.update_settings(params.initialization_options)
+
+    @server.feature(types.INITIALIZED)
+    def initialized(ls: TideServer, params: types.InitializedParams) -> None:
+        ls.slot.start_load(ls.settings).add_done_callback(_consume)
+
+    @server.feature(types.SHUTDOWN)
+    async def shutdown(ls: TideServer, params: None) -> None:
+        ls.scheduler.cancel_all("shutting down")
+        await ls.slot.close()
+
+    @server.feature(types.EXIT)
+    def exit_(ls: TideServer, params: None) -> None:
+        ls.scheduler.shutdown()
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: TideServer, params: types.DidOpenTextDocumentParams) -> None:
+        doc = params.text_document
+        ls.documents.open(doc.uri, doc.language_id, doc.version, doc.text)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: TideServer, params: types.DidChangeTextDocumentParams) -> None:
+        doc = params.text_document
+        changes = [_to_change(c) for c in params.content_changes]
+        try:
+            ls.documents.change(doc.uri, doc.version, changes)
+        except DocumentError as exc:
+            ls.tell(f"ignored an edit to {doc.uri}: {exc}")
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: TideServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.documents.close(params.text_document.uri)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def did_change_configuration(
+        ls: TideServer, params: types.DidChangeConfigurationParams
+    ) -> None:
+        if ls.update_settings(params.settings):
+            ls.slot.start_load(ls.settings).add_done_callback(_consume)
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    async def inline_completion(
+        ls: TideServer, params: types.InlineCompletionParams
+    ) -> types.InlineCompletionList:
+        uri = params.text_document.uri
+        result = await ls.complete_at(uri, params.position)
+        if result is None or result.edit is None:
+            return types.InlineCompletionList(items=[])
+        snapshot = ls.snapshot(uri)
+        edit = result.edit
+        item = types.InlineCompletionItem(
+            insert_text=edit.text, range=ls.lsp_range(snapshot, edit.start, edit.end)
+        )
+        return types.InlineCompletionList(items=[item])
+
+    @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions())
+    async def completion(ls: TideServer, params: types.CompletionParams) -> types.CompletionList:
+        uri = params.text_document.uri
+        result = await ls.complete_at(uri, params.position)
+        # Incomplete, so the client asks again as the user types instead of filtering a stale item.
+        empty = types.CompletionList(is_incomplete=True, items=[])
+        if result is None or result.edit is None:
+            return empty
+        snapshot = ls.snapshot(uri)
+        edit = result.edit
+        label = edit.text.strip().splitlines()[0] if edit.text.strip() else edit.text
+        item = types.CompletionItem(
+            label=label,
+            kind=types.CompletionItemKind.Text,
+            detail=f"Tide · {result.model}",
+            filter_text=edit.text,
+            sort_text="0",
+            insert_text_format=types.InsertTextFormat.PlainText,
+            text_edit=types.TextEdit(ls.lsp_range(snapshot, edit.start, edit.end), edit.text),
+        )
+        return types.CompletionList(is_incomplete=True, items=[item])
+
+    @server.command(PULL_COMMAND)
+    async def pull_model(ls: TideServer, *args: Any) -> dict[str, str]:
+        name = args[0] if args and isinstance(args[0], str) else None
+        settings = ls.settings if name is None else apply_settings(ls.settings, {"model": name})[0]
+        try:
+            await ls.slot.start_load(settings)
+        except TideError as exc:
+            raise JsonRpcInternalError(str(exc)) from exc
+        ls.settings = settings
+        return {"model": model_label(settings), "state": "ready"}
+
+    return server
+
+
+def _consume(task: "asyncio.Task[None]") -> None:
+    """Load failures are reported through status; keep asyncio from logging them again."""
+    if not task.cancelled() and task.exception() is not None:
+        exc = task.exception()
+        if not isinstance(exc, TideError | JsonRpcException):
+            log.error("model load failed unexpectedly", exc_info=exc)
