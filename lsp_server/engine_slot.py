@@ -78,10 +78,15 @@ class EngineSlot:
         label = model_label(settings)
         loop = asyncio.get_running_loop()
 
+        last: list[Status] = []
+
         def progress(message: str, done: int, total: int | None) -> None:
             percent = int(done * 100 / total) if total else None
             status = Status("downloading", label, percent, message)
-            loop.call_soon_threadsafe(self._on_status, status)
+            # Hashing and downloading call back per chunk; the editor needs a percent step.
+            if not last or last[-1] != status:
+                last[:] = [status]
+                loop.call_soon_threadsafe(self._on_status, status)
 
         try:
             self._on_status(Status("loading", label, None, "locating model"))

@@ -30,6 +30,10 @@ from gguf import GGML_QUANT_SIZES, GGUFValueType
 
 from lsp_server.errors import ModelError
 
+# Tide sends nothing anywhere but the configured engine: huggingface_hub's usage pings stay off
+# unless the user turned them on explicitly.
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
 ProgressFn = Callable[[str, int, int | None], None]
 """Progress callback: (message, bytes done, total bytes or None when unknown)."""
 

@@ -83,14 +83,16 @@ class TideServer(LanguageServer):
         self.slot = EngineSlot(self.scheduler, self.send_status)
         self.last_latency_ms: float | None = None
         self._progress_token: str | None = None
+        self._progress_steps: list[Status] = []
+        self._progress_task: asyncio.Task | None = None
         self._last_status: Status | None = None
 
     def report_server_error(self, error: Exception, source) -> None:
         if isinstance(error, json.JSONDecodeError):
-            # JSON-RPC: a message that is not JSON gets a parse error with a null id.
-            self.protocol._send_response(
-                None, error=JsonRpcParseError(f"malformed JSON: {error}").to_response_error()
-            )
+            # JSON-RPC: a message that is not JSON gets a parse error with a null id; sent as a
+            # plain dict because pygls' own response type drops a null id.
+            error_body = {"code": JsonRpcParseError.CODE, "message": f"malformed JSON: {error}"}
+            self.protocol._send_data({"jsonrpc": "2.0", "id": None, "error": error_body})
             return
         super().report_server_error(error, source)
 
@@ -125,27 +127,38 @@ class TideServer(LanguageServer):
     def _report_progress(self, status: Status) -> None:
         """Mirror model download and load as LSP work-done progress, when the client has it."""
         window = self.client_capabilities.window if self.client_capabilities else None
-        if not (window and window.work_done_progress):
-            return
+        if window and window.work_done_progress:
+            self._progress_steps.append(status)
+            if self._progress_task is None or self._progress_task.done():
+                self._progress_task = asyncio.ensure_future(self._drain_progress())
+
+    async def _drain_progress(self) -> None:
+        # One task sends the steps in order; `begin` must wait for the client to accept the
+        # token it was created with.
         progress = self.work_done_progress
-        if status.state in ("downloading", "loading"):
-            if self._progress_token is None:
-                self._progress_token = f"tide-model-{uuid.uuid4()}"
-                progress.create(self._progress_token)
-                progress.begin(
-                    self._progress_token,
-                    types.WorkDoneProgressBegin(
-                        title=f"Tide: {status.model}", message=status.message, percentage=0
-                    ),
+        while self._progress_steps:
+            status = self._progress_steps.pop(0)
+            active = status.state in ("downloading", "loading")
+            if active and self._progress_token is None:
+                token = f"tide-model-{uuid.uuid4()}"
+                try:
+                    await asyncio.wait_for(progress.create_async(token), 10)
+                except Exception as exc:  # noqa: BLE001 - a client may refuse; status still flows
+                    log.info("client did not create a progress token: %s", exc)
+                    continue
+                self._progress_token = token
+                begin = types.WorkDoneProgressBegin(
+                    title=f"Tide: {status.model}", message=status.message, percentage=0
                 )
-            else:
-                progress.report(
-                    self._progress_token,
-                    types.WorkDoneProgressReport(message=status.message, percentage=status.percent),
+                progress.begin(token, begin)
+            elif active and self._progress_token is not None:
+                report = types.WorkDoneProgressReport(
+                    message=status.message, percentage=status.percent
                 )
-        elif self._progress_token is not None:
-            token, self._progress_token = self._progress_token, None
-            progress.end(token, types.WorkDoneProgressEnd(message=status.state))
+                progress.report(self._progress_token, report)
+            elif self._progress_token is not None:
+                token, self._progress_token = self._progress_token, None
+                progress.end(token, types.WorkDoneProgressEnd(message=status.state))
 
     def snapshot(self, uri: str) -> Snapshot:
         try:
