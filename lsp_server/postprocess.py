@@ -19,6 +19,14 @@ class Edit:
     text: str
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _leading_break(text: str) -> str:
+    match = _LINE_BREAK.match(text)
+    return match.group() if match else ""
+
+
 class LineCut:
     """Streaming cut for single-line completions.
 
@@ -35,31 +43,30 @@ class LineCut:
     def feed(self, piece: str) -> bool:
         """Add streamed text; True once the completion is complete."""
         self.raw += piece
-        for stop in self._stops:
-            at = self.raw.find(stop)
-            if at >= 0:
-                self.raw = self.raw[:at]
-                self.done = True
-                return True
-        body = self.raw[1:] if self.raw.startswith("\n") else self.raw
-        if body.count("\n") >= self._max_lines:
+        found = [at for at in (self.raw.find(stop) for stop in self._stops) if at >= 0]
+        if found:
+            self.raw = self.raw[: min(found)]
+            self.done = True
+            return True
+        body = self.raw[len(_leading_break(self.raw)) :]
+        if len(_LINE_BREAK.findall(body)) >= self._max_lines:
             self.done = True
         return self.done
 
     @property
     def text(self) -> str:
         """The completion cut to its lines, without trailing whitespace."""
-        lead = "\n" if self.raw.startswith("\n") else ""
+        lead = _leading_break(self.raw)
         body = self.raw[len(lead) :]
-        if body.startswith(("\n", "\r")):
+        if _leading_break(body):
             return ""
-        lines = body.split("\n")[: self._max_lines]
+        lines = _LINE_BREAK.split(body)[: self._max_lines]
         text = "\n".join(line.rstrip() for line in lines).rstrip()
         return lead + text if text else ""
 
 
 def _first_line(text: str) -> str:
-    return text.split("\n", 1)[0].rstrip("\r")
+    return _LINE_BREAK.split(text, 1)[0]
 
 
 def repeats_suffix(completion: str, line_suffix: str, suffix: str) -> bool:
@@ -67,8 +74,10 @@ def repeats_suffix(completion: str, line_suffix: str, suffix: str) -> bool:
     stripped = completion.strip()
     if not stripped:
         return True
-    if completion.startswith("\n"):
-        after = suffix[len(line_suffix) :].lstrip("\r\n")
+    lead = _leading_break(completion)
+    if lead:
+        after = suffix[len(line_suffix) :]
+        after = after[len(_leading_break(after)) :]
         return _first_line(after).strip() == stripped
     return line_suffix.strip().startswith(stripped)
 
@@ -116,7 +125,7 @@ def make_edit(
     typed = line_prefix[len(line_prefix) - (cursor - start) :]
     rest = line_suffix.rstrip()
     end = cursor
-    if rest.strip() and "\n" not in completion:
+    if rest.strip() and not _LINE_BREAK.search(completion):
         before = bracket_depth(line_prefix + line_suffix)
         inserted = bracket_depth(line_prefix + completion + line_suffix)
         replaced = bracket_depth(line_prefix + completion)

@@ -28,11 +28,17 @@ class Window:
 
 
 class LineTokenCounter:
-    """Counts tokens per line, remembering recent lines so a keystroke re-counts only one."""
+    """Counts tokens per line, remembering recent lines so a keystroke re-counts only one.
 
-    def __init__(self, count: Callable[[str], int], capacity: int = 50_000) -> None:
+    Only lines of ordinary length are remembered, so minified code cannot fill memory.
+    """
+
+    def __init__(
+        self, count: Callable[[str], int], capacity: int = 50_000, longest: int = 2_000
+    ) -> None:
         self._count = count
         self._capacity = capacity
+        self._longest = longest
         self._cache: OrderedDict[str, int] = OrderedDict()
 
     def __call__(self, line: str) -> int:
@@ -41,6 +47,8 @@ class LineTokenCounter:
             self._cache.move_to_end(line)
             return cached
         n = self._count(line)
+        if len(line) > self._longest:
+            return n
         self._cache[line] = n
         if len(self._cache) > self._capacity:
             self._cache.popitem(last=False)
@@ -106,7 +114,8 @@ def cursor_window(
     suffix_lines: list[str] = []
     suffix_tokens = 0
     for line in after:
-        n = count_line(line)
+        too_long = len(line) > suffix_budget * _MAX_CHARS_PER_TOKEN
+        n = suffix_budget + 1 if too_long else count_line(line)
         if suffix_tokens + n > suffix_budget:
             if not suffix_lines:
                 head = _head_within(line, suffix_budget, count_line)
@@ -117,28 +126,36 @@ def cursor_window(
         suffix_tokens += n
 
     prefix_budget = budget - suffix_tokens
-    head_tokens = count_line(cursor_head) if cursor_head else 0
-    if head_tokens > prefix_budget:
+    # Counting is bounded by characters first: no line needs more characters than this to
+    # fill the whole budget.
+    longest = prefix_budget * _MAX_CHARS_PER_TOKEN
+    head_tokens = count_line(cursor_head[-longest:]) if cursor_head else 0
+    cut_head = len(cursor_head) > longest or head_tokens > prefix_budget
+    if cut_head:
         cursor_head = _tail_within(cursor_head, prefix_budget, count_line)
-        head_tokens = count_line(cursor_head)
+        head_tokens = count_line(cursor_head) if cursor_head else 0
     prefix_tokens = head_tokens
     taken = 0
-    for line in reversed(before):
+    # Once the cursor line itself was cut, earlier lines would leave a gap in the prefix.
+    for line in [] if cut_head else reversed(before):
+        if len(line) > longest:
+            break
         n = count_line(line)
         if prefix_tokens + n > prefix_budget:
             break
         prefix_tokens += n
         taken += 1
-    if taken < len(before) or lo > 0:
+    first = len(before) - taken
+    aligned = -(-first // align) * align
+    if first > 0 and aligned < len(before):
         # Trim to an aligned first line so small edits near the cursor do not move the start
-        # of the prompt.
-        first = len(before) - taken
-        aligned = -(-first // align) * align
-        for line in before[first : min(aligned, len(before))]:
+        # of the prompt; but never give up every line above the cursor for that.
+        for line in before[first:aligned]:
             prefix_tokens -= count_line(line)
-        first = min(aligned, len(before))
-    else:
-        first = 0
+        first = aligned
+    elif first == 0 and lo > 0 and before:
+        prefix_tokens -= count_line(before[0])
+        first = 1  # the line at the reach boundary may be partial
     prefix_lines = before[first:]
     prefix = "".join(prefix_lines) + cursor_head
     suffix = "".join(suffix_lines)

@@ -138,33 +138,18 @@ def test_text_that_only_resembles_a_stop_is_kept():
     assert cut_of("a <|endof x\n", 1, QWEN_STOPS) == "a <|endof x"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LineCut.feed cuts at the first stop in the stops tuple that occurs, not at the "
-    "earliest occurrence of any stop, when one piece holds two stops",
-)
 def test_two_stops_in_one_piece_cut_at_the_earlier():
     cut = LineCut(("<|endoftext|>", "<|file_sep|>"))
     cut.feed("foo<|file_sep|>bar<|endoftext|>")
     assert cut.text == "foo"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LineCut only treats a leading '\\n' as the line break before the completion; a "
-    "leading '\\r\\n' (CRLF documents) is read as two line breaks and gives an empty completion",
-)
 def test_leading_crlf_means_the_next_line_is_the_completion():
     cut = LineCut()
     stream(cut, ["\r\n", "    return total", "\r\n", "x"])
     assert cut.text.strip() == "return total"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LineCut only ends a line at '\\n'; a lone '\\r' line break (an LSP line "
-    "terminator) is kept inside a single-line completion",
-)
 def test_lone_carriage_return_ends_the_line():
     cut = LineCut()
     stream(cut, ["foo", "\r", "bar", "\r"])

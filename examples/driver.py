@@ -1,0 +1,132 @@
+"""A scripted editor: drives the real `tide-lsp` over stdio with pygls' LSP client.
+
+Used by `make demo` and by the benchmarks, so both measure exactly what an editor sees.
+"""
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
+
+
+@dataclass
+class Buffer:
+    uri: str
+    text: str
+    version: int = 1
+    cursor: types.Position = field(default_factory=lambda: types.Position(0, 0))
+
+    def offset(self, position: types.Position) -> int:
+        lines = self.text.split("\n")
+        return sum(len(line) + 1 for line in lines[: position.line]) + position.character
+
+    def position(self, offset: int) -> types.Position:
+        line = self.text.count("\n", 0, offset)
+        return types.Position(line, offset - (self.text.rfind("\n", 0, offset) + 1))
+
+
+@dataclass
+class Answer:
+    text: str  # what the editor would show after the cursor
+    latency_ms: float
+    item: types.InlineCompletionItem | None
+
+
+class ScriptedEditor:
+    def __init__(self, *server_args: str) -> None:
+        self.client = LanguageClient("tide-scripted-editor", "0.1")
+        self.statuses: list[Any] = []
+        self.messages: list[str] = []
+        self.buffers: dict[str, Buffer] = {}
+        self._server_args = server_args
+
+        @self.client.feature("tide/status")
+        def on_status(params: Any) -> None:
+            self.statuses.append(params)
+
+        @self.client.feature(types.WINDOW_SHOW_MESSAGE)
+        def on_message(params: types.ShowMessageParams) -> None:
+            self.messages.append(params.message)
+
+    async def start(self, init: dict | None = None) -> None:
+        await self.client.start_io(sys.executable, "-m", "lsp_server", *self._server_args)
+        await self.client.initialize_async(
+            types.InitializeParams(
+                capabilities=types.ClientCapabilities(
+                    general=types.GeneralClientCapabilities(position_encodings=["utf-16"])
+                ),
+                initialization_options=init,
+            )
+        )
+        self.client.initialized(types.InitializedParams())
+
+    @property
+    def server_pid(self) -> int:
+        return self.client._server.pid
+
+    def open(self, uri: str, text: str, language: str) -> Buffer:
+        buffer = Buffer(uri, text)
+        self.buffers[uri] = buffer
+        self.client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                types.TextDocumentItem(uri=uri, language_id=language, version=1, text=text)
+            )
+        )
+        return buffer
+
+    def configure(self, **settings: Any) -> None:
+        self.client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings={"tide": settings})
+        )
+
+    def move(self, uri: str, offset: int) -> None:
+        buffer = self.buffers[uri]
+        buffer.cursor = buffer.position(offset)
+
+    def type(self, uri: str, keys: str) -> None:
+        """One didChange per key at the cursor, as an editor sends them."""
+        buffer = self.buffers[uri]
+        for key in keys:
+            at = buffer.offset(buffer.cursor)
+            buffer.version += 1
+            self.client.text_document_did_change(
+                types.DidChangeTextDocumentParams(
+                    text_document=types.VersionedTextDocumentIdentifier(
+                        uri=uri, version=buffer.version
+                    ),
+                    content_changes=[
+                        types.TextDocumentContentChangePartial(
+                            range=types.Range(buffer.cursor, buffer.cursor), text=key
+                        )
+                    ],
+                )
+            )
+            buffer.text = buffer.text[:at] + key + buffer.text[at:]
+            buffer.cursor = buffer.position(at + 1)
+
+    async def complete(self, uri: str) -> Answer:
+        buffer = self.buffers[uri]
+        started = time.perf_counter()
+        result = await self.client.text_document_inline_completion_async(
+            types.InlineCompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=buffer.cursor,
+                context=types.InlineCompletionContext(
+                    trigger_kind=types.InlineCompletionTriggerKind.Automatic
+                ),
+            )
+        )
+        latency = (time.perf_counter() - started) * 1000
+        if not result or not result.items:
+            return Answer("", latency, None)
+        item = result.items[0]
+        typed = buffer.cursor.character - item.range.start.character
+        return Answer(item.insert_text[typed:], latency, item)
+
+    async def stop(self) -> None:
+        await self.client.shutdown_async(None)
+        self.client.exit(None)
+        await self.client.stop()
