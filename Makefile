@@ -39,7 +39,7 @@ model: install
 	$(BIN)/tide-lsp models pull
 
 demo: model
-	$(BIN)/python examples/demo.py
+	$(BIN)/python -m examples.demo
 
 lint: install
 	$(BIN)/ruff check .
@@ -53,7 +53,7 @@ test: model lint
 	$(BIN)/python -m pytest -q
 
 bench: model
-	$(BIN)/python benchmarks/latency.py
+	$(BIN)/python -m benchmarks.latency
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -86,25 +86,29 @@ class ScriptedEditor:
         buffer = self.buffers[uri]
         buffer.cursor = buffer.position(offset)
 
+    def replace(self, uri: str, start: types.Position, end: types.Position, text: str) -> None:
+        """One incremental didChange replacing [start, end) with `text`."""
+        buffer = self.buffers[uri]
+        a, b = buffer.offset(start), buffer.offset(end)
+        buffer.version += 1
+        self.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(
+                    uri=uri, version=buffer.version
+                ),
+                content_changes=[
+                    types.TextDocumentContentChangePartial(range=types.Range(start, end), text=text)
+                ],
+            )
+        )
+        buffer.text = buffer.text[:a] + text + buffer.text[b:]
+
     def type(self, uri: str, keys: str) -> None:
         """One didChange per key at the cursor, as an editor sends them."""
         buffer = self.buffers[uri]
         for key in keys:
             at = buffer.offset(buffer.cursor)
-            buffer.version += 1
-            self.client.text_document_did_change(
-                types.DidChangeTextDocumentParams(
-                    text_document=types.VersionedTextDocumentIdentifier(
-                        uri=uri, version=buffer.version
-                    ),
-                    content_changes=[
-                        types.TextDocumentContentChangePartial(
-                            range=types.Range(buffer.cursor, buffer.cursor), text=key
-                        )
-                    ],
-                )
-            )
-            buffer.text = buffer.text[:at] + key + buffer.text[at:]
+            self.replace(uri, buffer.cursor, buffer.cursor, key)
             buffer.cursor = buffer.position(at + 1)
 
     async def complete(self, uri: str) -> Answer:
