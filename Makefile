@@ -57,3 +57,6 @@ bench: model
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Editor clients (VS Code extension, Neovim plugin): `make editors-test`, `make vsix`.
+include editors/Makefile.editors

@@ -163,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--tcp", metavar="HOST:PORT", default=default, help="listen on TCP instead of stdio"
         )
+        # Many LSP clients (vscode-languageclient among them) append --stdio; it is the default.
+        p.add_argument("--stdio", action="store_true", default=default, help=argparse.SUPPRESS)
 
     common(parser)
     sub = parser.add_subparsers(dest="command")

@@ -7,11 +7,12 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from .cache import TypeThroughCache
 from .config import Settings
 from .context.window import LineTokenCounter, cursor_window
 from .documents import Snapshot
 from .engines.base import Engine, GenerationParams, GenerationStats
-from .postprocess import Edit, LineCut, make_edit
+from .postprocess import Edit, LineCut, line_around, make_edit
 from .prompts import build_prompt
 from .scheduler import Superseded, Ticket
 
@@ -31,7 +32,7 @@ class CompletionResult:
     model: str
     engine_ms: float
     stats: GenerationStats = field(default_factory=GenerationStats)
-    raw: str = ""
+    text: str = ""  # what the suggestion inserts at the cursor
 
 
 def skip_reason(snapshot: Snapshot, settings: Settings) -> str | None:
@@ -45,25 +46,38 @@ def skip_reason(snapshot: Snapshot, settings: Settings) -> str | None:
     return None
 
 
-def _line_around(text: str, cursor: int) -> tuple[str, str]:
-    """The cursor line's text before and after the cursor, without the line break."""
-    start = max(text.rfind("\n", 0, cursor), text.rfind("\r", 0, cursor)) + 1
-    ends = [i for i in (text.find("\n", cursor), text.find("\r", cursor)) if i >= 0]
-    end = min(ends) if ends else len(text)
-    return text[start:cursor], text[cursor:end]
-
-
 class Completer:
     """Turns a request into a completion with one loaded engine."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._count_line = LineTokenCounter(engine.count_tokens)
+        self.type_through = TypeThroughCache()
 
     def complete(self, request: CompletionRequest, ticket: Ticket) -> CompletionResult:
+        start = time.perf_counter()
+        snapshot, cursor = request.snapshot, request.cursor
+        rest = self.type_through.lookup(snapshot.uri, snapshot.text, cursor)
+        if rest is not None:
+            line_prefix, line_suffix = line_around(snapshot.text, cursor)
+            after = snapshot.text[cursor : cursor + 2_000]
+            edit = make_edit(cursor, line_prefix, line_suffix, after, rest)
+            engine_ms = (time.perf_counter() - start) * 1000
+            log.info("complete %s v%d: typed through, %r", snapshot.uri, snapshot.version, rest)
+            stats = GenerationStats(stop_reason="typed-through")
+            return CompletionResult(edit, self.engine.model_name, engine_ms, stats, rest)
+        result = self._generate(request, ticket, start)
+        shown = result.edit is not None
+        self.type_through.remember(
+            snapshot.uri, snapshot.text, cursor, result.text if shown else ""
+        )
+        return result
+
+    def _generate(
+        self, request: CompletionRequest, ticket: Ticket, start: float
+    ) -> CompletionResult:
         settings = request.settings
         text = request.snapshot.text
-        start = time.perf_counter()
         window = cursor_window(
             text,
             request.cursor,
@@ -85,7 +99,7 @@ class Completer:
             pieces.close()
         if stats.stop_reason == "cancelled":
             raise Superseded(ticket.reason)
-        line_prefix, line_suffix = _line_around(text, request.cursor)
+        line_prefix, line_suffix = line_around(text, request.cursor)
         edit = make_edit(request.cursor, line_prefix, line_suffix, window.suffix, cut.text)
         engine_ms = (time.perf_counter() - start) * 1000
         log.info(
@@ -104,4 +118,4 @@ class Completer:
             stats.generate_ms,
             "no suggestion" if edit is None else repr(edit.text),
         )
-        return CompletionResult(edit, self.engine.model_name, engine_ms, stats, cut.raw)
+        return CompletionResult(edit, self.engine.model_name, engine_ms, stats, cut.text)

@@ -30,6 +30,9 @@ class Settings:
     log_level: str = "info"
 
 
+DEFAULTS = Settings()
+
+
 @dataclass(frozen=True)
 class _Rule:
     attr: str
@@ -106,8 +109,9 @@ def apply_settings(current: Settings, raw: Any) -> tuple[Settings, list[str]]:
         if rule is None:
             errors.append(f"unknown setting '{key}' (known: {', '.join(sorted(_RULES))})")
             continue
-        if value is None and rule.attr in ("model", "model_dir"):
-            changes[rule.attr] = None
+        if value is None:
+            # A client that removes a setting sends null: back to the default.
+            changes[rule.attr] = getattr(DEFAULTS, rule.attr)
             continue
         # bool is an int in Python; a boolean where a number is expected is still a mistake.
         wrong_bool = isinstance(value, bool) and rule.kind is not bool

@@ -65,6 +65,14 @@ class LineCut:
         return lead + text if text else ""
 
 
+def line_around(text: str, cursor: int) -> tuple[str, str]:
+    """The cursor line's text before and after the cursor, without the line break."""
+    start = max(text.rfind("\n", 0, cursor), text.rfind("\r", 0, cursor)) + 1
+    ends = [i for i in (text.find("\n", cursor), text.find("\r", cursor)) if i >= 0]
+    end = min(ends) if ends else len(text)
+    return text[start:cursor], text[cursor:end]
+
+
 def _first_line(text: str) -> str:
     return _LINE_BREAK.split(text, 1)[0]
 

@@ -248,6 +248,8 @@ def create_server(settings: Settings | None = None) -> TideServer:
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: TideServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.documents.close(params.text_document.uri)
+        if ls.slot.completer is not None:
+            ls.slot.completer.type_through.forget(params.text_document.uri)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def did_change_configuration(

@@ -166,3 +166,19 @@ async def test_shutdown_then_exit_ends_the_process(model_path):
     async with lsp_session() as client:
         open_doc(client, URI, MATH)
     assert client._server.returncode == 0
+
+
+async def test_typing_through_a_suggestion_keeps_it(model_path):
+    async with lsp_session() as client:
+        open_doc(client, URI, MATH)
+        first = await inline(client, URI, 9, len("    return a"))
+        assert len(first.items) == 1
+        shown = apply_item(MATH, first.items[0]).split("\n")[9]
+        # Type the suggestion's first character; the rest is still offered.
+        column = len("    return a")
+        key = shown[column]
+        client.text_document_did_change(_typed(URI, 2, 9, column, key))
+        typed = MATH.replace("    return a\n", f"    return a{key}\n")
+        second = await inline(client, URI, 9, column + 1)
+        assert len(second.items) == 1
+        assert apply_item(typed, second.items[0]).split("\n")[9] == shown

@@ -122,7 +122,6 @@ def test_unknown_keys_are_reported_and_ignored():
     [
         ("contextBudget", "512"),
         ("contextBudget", 512.0),
-        ("contextBudget", None),
         ("contextBudget", True),
         ("maxTokens", False),
         ("maxLines", True),
@@ -132,14 +131,11 @@ def test_unknown_keys_are_reported_and_ignored():
         ("suffixShare", "0.2"),
         ("enable", 1),
         ("enable", "true"),
-        ("enable", None),
         ("model", 7),
         ("model", ["a"]),
         ("modelDir", 0),
         ("logLevel", 3),
-        ("logLevel", None),
         ("disabledLanguages", "python"),
-        ("disabledLanguages", None),
         ("disabledLanguages", {"python": True}),
     ],
 )
@@ -341,3 +337,22 @@ def test_engine_keys_are_settings_fields():
 )
 def test_log_level_number(level, number):
     assert log_level_number(Settings(log_level=level)) == number
+
+
+@pytest.mark.parametrize("key", ["contextBudget", "enable", "logLevel", "disabledLanguages"])
+def test_null_resets_a_setting_to_its_default(key):
+    """Clients send null for a setting the user removed."""
+    current, _ = apply_settings(
+        Settings(),
+        {"contextBudget": 300, "enable": False, "logLevel": "debug", "disabledLanguages": ["go"]},
+    )
+    settings, errors = apply_settings(current, {key: None})
+    assert errors == []
+    attr = {
+        "contextBudget": "context_budget",
+        "enable": "enable",
+        "logLevel": "log_level",
+        "disabledLanguages": "disabled_languages",
+    }[key]
+    assert getattr(settings, attr) == getattr(Settings(), attr)
+    assert getattr(current, attr) != getattr(Settings(), attr)

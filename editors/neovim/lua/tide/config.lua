@@ -1,0 +1,175 @@
+--- Tide's options: defaults, merging, validation, and the server settings they map to.
+--- Pure Lua (no editor state), so the tests can check it directly.
+local M = {}
+
+--- Language ids (= Neovim filetypes) Tide attaches to by default.
+M.default_filetypes = {
+  'python', 'javascript', 'javascriptreact', 'typescript', 'typescriptreact',
+  'go', 'rust', 'java', 'c', 'cpp', 'lua', 'sh', 'ruby', 'php', 'cs', 'kotlin', 'swift', 'scala',
+}
+
+---@class tide.Keymaps
+---@field accept string|false
+---@field accept_word string|false
+---@field accept_line string|false
+---@field next string|false
+---@field prev string|false
+---@field dismiss string|false
+---@field trigger string|false
+
+---@class tide.Options
+M.defaults = {
+  --- The server command: a string (name or path) or a list (command and arguments).
+  --- nil: `tide-lsp` on PATH, else `.venv/bin/tide-lsp` below the working directory.
+  cmd = nil,
+  --- Extra arguments after the command, e.g. { '--log-file', '/tmp/tide.log' }.
+  args = {},
+  filetypes = M.default_filetypes,
+  root_markers = { '.git', 'pyproject.toml', 'setup.py', 'package.json', 'go.mod', 'Cargo.toml' },
+  --- Server settings (camelCase, as the server names them): model, modelDir, contextBudget,
+  --- maxTokens, maxLines, enable, disabledLanguages, diagnostics, verifyFixes, threads, logLevel.
+  --- Sent as `initializationOptions` and as `{settings = {tide = ...}}`.
+  settings = {},
+  ghost_text = {
+    enabled = true,
+    --- 'auto': Neovim's own `vim.lsp.inline_completion` where it exists (0.12+), else the plugin's
+    --- extmark renderer. 'plugin' and 'native' force one. Accept word/line need 'plugin'.
+    mode = 'auto',
+    --- Request a completion automatically while typing; false: only on `keymaps.trigger`.
+    auto_trigger = true,
+    debounce_ms = 75,
+    hl_group = 'TideGhostText',
+  },
+  completion = {
+    --- Completion items through `vim.lsp.completion` (omnifunc, CTRL-X CTRL-O).
+    enabled = true,
+    autotrigger = false,
+  },
+  keymaps = {
+    accept = '<Tab>',
+    accept_word = '<M-w>',
+    accept_line = '<M-l>',
+    next = '<M-]>',
+    prev = '<M-[>',
+    dismiss = '<C-]>',
+    trigger = '<M-\\>',
+  },
+  --- Show model download/load progress ($/progress) in the message area.
+  notify_progress = true,
+}
+
+local SETTING_TYPES = {
+  model = 'string',
+  modelDir = 'string',
+  contextBudget = 'integer',
+  maxTokens = 'integer',
+  maxLines = 'integer',
+  enable = 'boolean',
+  disabledLanguages = 'list',
+  diagnostics = 'boolean',
+  verifyFixes = 'boolean',
+  threads = 'integer',
+  logLevel = 'string',
+}
+M.setting_types = SETTING_TYPES
+
+--- Merges user options over the defaults (lists replace, tables merge).
+---@param user table|nil
+---@return tide.Options
+function M.merge(user)
+  return vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), user or {})
+end
+
+--- Validates server settings; returns the clean settings and a list of problems.
+---@param settings table
+---@return table clean, string[] problems
+function M.server_settings(settings)
+  local clean, problems = {}, {}
+  for key, value in pairs(settings or {}) do
+    local want = SETTING_TYPES[key]
+    if not want then
+      problems[#problems + 1] = ('unknown setting %q'):format(key)
+    elseif want == 'integer' then
+      if type(value) == 'number' and value == math.floor(value) and value > 0 then
+        clean[key] = value
+      else
+        problems[#problems + 1] = ('%s must be a positive integer'):format(key)
+      end
+    elseif want == 'list' then
+      if vim.islist(value) and vim.iter(value):all(function(v) return type(v) == 'string' end) then
+        clean[key] = value
+      else
+        problems[#problems + 1] = ('%s must be a list of language ids'):format(key)
+      end
+    elseif type(value) == want then
+      if not (want == 'string' and value == '') then
+        clean[key] = value
+      end
+    else
+      problems[#problems + 1] = ('%s must be a %s'):format(key, want)
+    end
+  end
+  return clean, problems
+end
+
+--- Whether completions are wanted for this filetype under these settings.
+function M.enabled_for(settings, filetype)
+  if settings.enable == false then
+    return false
+  end
+  return not vim.list_contains(settings.disabledLanguages or {}, filetype)
+end
+
+--- The server command as a list, or nil and a message when it cannot be found.
+---@param opts tide.Options
+---@return string[]|nil cmd, string|nil err
+function M.resolve_cmd(opts)
+  local cmd = opts.cmd
+  local list
+  if type(cmd) == 'table' then
+    list = vim.deepcopy(cmd)
+  else
+    local name = cmd or 'tide-lsp'
+    local exe = vim.fn.exepath(vim.fn.expand(name))
+    if exe == '' and not cmd then
+      for _, dir in ipairs({ vim.fn.getcwd(), vim.fs.root(0, { '.git', 'pyproject.toml' }) }) do
+        local cand = vim.fs.joinpath(dir, '.venv', 'bin', 'tide-lsp')
+        if dir and vim.fn.executable(cand) == 1 then
+          exe = cand
+          break
+        end
+      end
+    end
+    if exe == '' then
+      return nil,
+        ('Tide: the language server `%s` was not found. Install it from the Tide checkout with '
+          .. '`pip install -e .` (or `make demo`, which also fetches the model), or pass '
+          .. '`cmd = "/path/to/tide-lsp"` to require("tide").setup().'):format(name)
+    end
+    list = { exe }
+  end
+  vim.list_extend(list, opts.args or {})
+  return list, nil
+end
+
+--- Short text for a `tide/status` params table (for statuslines).
+function M.format_status(st)
+  if not st then
+    return 'Tide'
+  end
+  local model = st.model and st.model ~= vim.NIL and vim.fn.fnamemodify(st.model, ':t'):gsub('%.gguf$', '') or nil
+  local parts = { 'Tide' .. (model and (' ' .. model) or '') .. ':' }
+  local state = st.state or '?'
+  if state == 'downloading' and type(st.percent) == 'number' then
+    parts[#parts + 1] = ('downloading %d%%'):format(st.percent)
+  else
+    parts[#parts + 1] = state
+  end
+  if state == 'ready' and type(st.latencyMs) == 'number' then
+    local ms = st.latencyMs
+    parts[#parts + 1] = ms < 1000 and ('%d ms'):format(math.floor(ms + 0.5)) or ('%.1f s'):format(ms / 1000)
+  end
+  return table.concat(parts, ' ')
+end
+
+return M

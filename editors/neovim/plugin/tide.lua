@@ -1,0 +1,14 @@
+-- Tide: highlight groups only; everything else starts with require("tide").setup().
+if vim.g.loaded_tide then
+  return
+end
+vim.g.loaded_tide = true
+
+local function highlights()
+  vim.api.nvim_set_hl(0, 'TideGhostText', { link = 'Comment', default = true })
+end
+highlights()
+vim.api.nvim_create_autocmd('ColorScheme', {
+  group = vim.api.nvim_create_augroup('tide.highlights', { clear = true }),
+  callback = highlights,
+})

@@ -1,0 +1,476 @@
+/**
+ * Tide for VS Code: starts `tide-lsp` over stdio and wires its inline completions, quick fixes,
+ * status and progress into the editor. Logic worth testing lives in the pure modules beside this
+ * one (status, settings, serverCommand, fixes, progress); this file only glues them to VS Code.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as vscode from 'vscode';
+import * as lsp from 'vscode-languageclient/node';
+import {
+  ClientCapabilities,
+  CodeActionRequest,
+  CodeActionResolveRequest,
+  DidChangeConfigurationNotification,
+  ExecuteCommandRequest,
+  FeatureState,
+  LanguageClient,
+  LanguageClientOptions,
+  ServerCapabilities,
+  ServerOptions,
+  State,
+  StaticFeature,
+  WorkDoneProgress,
+  WorkDoneProgressBegin,
+  WorkDoneProgressCancelNotification,
+  WorkDoneProgressCreateRequest,
+  WorkDoneProgressReport,
+} from 'vscode-languageclient/node';
+import { applyWithoutAsking, FixCandidate, rankTideFixes } from './fixes';
+import { PercentTracker } from './progress';
+import { expandCommand, notFoundMessage, resolveServerCommand } from './serverCommand';
+import {
+  affectsServer,
+  completionsEnabledFor,
+  didChangeConfigurationParams,
+  ServerSettings,
+  SERVER_KEYS,
+  settingsUpdate,
+  toggleLanguage,
+  toServerSettings,
+} from './settings';
+import { formatStatus, mergeStatus, parseStatus, TideStatusParams } from './status';
+
+let client: LanguageClient | undefined;
+let log: vscode.LogOutputChannel;
+let statusItem: vscode.StatusBarItem;
+let lastStatus: TideStatusParams = { state: 'starting' };
+let serverCaps: ServerCapabilities | undefined;
+/** The settings the running server last received (initializationOptions or an update). */
+let lastSent: ServerSettings | undefined;
+
+function config(): vscode.WorkspaceConfiguration {
+  return vscode.workspace.getConfiguration('tide');
+}
+
+function currentSettings(): ServerSettings {
+  const problems: string[] = [];
+  const cfg = config();
+  const settings = toServerSettings((k) => cfg.get(k), problems);
+  for (const p of problems) {
+    log.warn(`settings: ${p}; the server's default applies`);
+  }
+  return settings;
+}
+
+function renderStatus(): void {
+  const view = formatStatus(lastStatus, config().get<boolean>('enable', true));
+  statusItem.text = view.text;
+  statusItem.tooltip = view.tooltip;
+  statusItem.backgroundColor =
+    view.severity === 'error'
+      ? new vscode.ThemeColor('statusBarItem.errorBackground')
+      : view.severity === 'warning'
+        ? new vscode.ThemeColor('statusBarItem.warningBackground')
+        : undefined;
+  statusItem.show();
+}
+
+function setStatus(next: TideStatusParams): void {
+  lastStatus = mergeStatus(lastStatus, next);
+  renderStatus();
+}
+
+/**
+ * Shows server-initiated work-done progress (model download and load) as a progress
+ * notification. The languageclient's own progress feature shows it only in the status bar; this
+ * feature is registered after it, so its `window/workDoneProgress/create` handler wins.
+ */
+class NotificationProgressFeature implements StaticFeature {
+  private readonly active = new Set<vscode.Disposable>();
+
+  constructor(private readonly lc: LanguageClient) {}
+
+  getState(): FeatureState {
+    return { kind: 'static' };
+  }
+
+  fillClientCapabilities(capabilities: ClientCapabilities): void {
+    capabilities.window = capabilities.window ?? {};
+    capabilities.window.workDoneProgress = true;
+  }
+
+  initialize(): void {
+    this.lc.onRequest(WorkDoneProgressCreateRequest.type, (params) => {
+      this.track(params.token);
+    });
+  }
+
+  private track(token: string | number): void {
+    const tracker = new PercentTracker();
+    let finish: (() => void) | undefined;
+    let progress: vscode.Progress<{ message?: string; increment?: number }> | undefined;
+    const pending: (WorkDoneProgressBegin | WorkDoneProgressReport)[] = [];
+    const report = (v: WorkDoneProgressBegin | WorkDoneProgressReport) => {
+      if (!progress) {
+        pending.push(v);
+        return;
+      }
+      progress.report({ message: v.message, increment: tracker.increment(v.percentage) });
+    };
+    const sub = this.lc.onProgress(WorkDoneProgress.type, token, (value) => {
+      switch (value.kind) {
+        case 'begin':
+          void vscode.window.withProgress(
+            {
+              location: vscode.ProgressLocation.Notification,
+              // The server's titles may already name Tide.
+              title: /^tide\b/i.test(value.title) ? value.title : `Tide: ${value.title}`,
+              cancellable: !!value.cancellable,
+            },
+            (p, cancel) => {
+              progress = p;
+              cancel.onCancellationRequested(() => {
+                void this.lc.sendNotification(WorkDoneProgressCancelNotification.type, { token });
+              });
+              report(value);
+              for (const v of pending.splice(0)) {
+                report(v);
+              }
+              return new Promise<void>((resolve) => {
+                finish = resolve;
+              });
+            },
+          );
+          break;
+        case 'report':
+          report(value);
+          break;
+        case 'end':
+          finish?.();
+          sub.dispose();
+          this.active.delete(sub);
+          break;
+      }
+    });
+    this.active.add(sub);
+  }
+
+  clear(): void {
+    for (const d of this.active) {
+      d.dispose();
+    }
+    this.active.clear();
+  }
+}
+
+function workspaceFolderPaths(): string[] {
+  return (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
+}
+
+function isExecutable(p: string): boolean {
+  try {
+    fs.accessSync(p, fs.constants.X_OK);
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+async function startClient(context: vscode.ExtensionContext): Promise<void> {
+  const folders = workspaceFolderPaths();
+  const configured = expandCommand(config().get<string>('server.command', 'tide-lsp'), os.homedir(), folders[0]);
+  const args = config().get<string[]>('server.args', []);
+  const resolved = resolveServerCommand(configured, {
+    isExecutable,
+    pathEnv: process.env.PATH,
+    workspaceFolders: folders,
+    platform: process.platform,
+  });
+  if (!resolved) {
+    log.error(notFoundMessage(configured));
+    setStatus({ state: 'stopped', message: `${configured} not found` });
+    const choice = await vscode.window.showErrorMessage(notFoundMessage(configured), 'Open Settings', 'Show Log');
+    if (choice === 'Open Settings') {
+      await vscode.commands.executeCommand('workbench.action.openSettings', 'tide.server');
+    } else if (choice === 'Show Log') {
+      log.show();
+    }
+    return;
+  }
+  log.info(`starting ${resolved.command} ${args.join(' ')} (found via ${resolved.via})`);
+
+  const serverOptions: ServerOptions = {
+    command: resolved.command,
+    args,
+    // No `transport`: TransportKind.stdio would append `--stdio`, which tide-lsp does not take.
+    options: { env: { ...process.env, PYTHONUNBUFFERED: '1' } },
+  };
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
+    outputChannel: log,
+    initializationOptions: () => {
+      lastSent = currentSettings();
+      return lastSent;
+    },
+    middleware: {
+      provideInlineCompletionItems: async (document, position, ctx, token, next) => {
+        if (!completionsEnabledFor(currentSettings(), document.languageId)) {
+          return undefined;
+        }
+        const started = Date.now();
+        const result = await next(document, position, ctx, token);
+        log.debug(`inline completion round trip ${Date.now() - started} ms${token.isCancellationRequested ? ' (cancelled)' : ''}`);
+        return result;
+      },
+      provideCompletionItem: (document, position, ctx, token, next) => {
+        if (!completionsEnabledFor(currentSettings(), document.languageId)) {
+          return undefined;
+        }
+        return next(document, position, ctx, token);
+      },
+      workspace: {
+        // Answer `workspace/configuration` for the `tide` section with the mapped settings.
+        configuration: (params, token, next) => {
+          if (params.items.every((i) => i.section === 'tide')) {
+            return params.items.map(() => currentSettings());
+          }
+          return next(params, token);
+        },
+      },
+    },
+  };
+  const lc = new LanguageClient('tide', 'Tide', serverOptions, clientOptions);
+  lc.registerFeature(new NotificationProgressFeature(lc));
+  context.subscriptions.push(
+    lc.onDidChangeState((e) => {
+      if (e.newState === State.Stopped) {
+        setStatus({ state: 'stopped' });
+      } else if (e.newState === State.Starting) {
+        setStatus({ state: 'starting' });
+      }
+    }),
+  );
+  // Registered before start so that a status sent right after `initialized` is not missed.
+  lc.onNotification('tide/status', (raw: unknown) => {
+    const st = parseStatus(raw);
+    if (st) {
+      setStatus(st);
+    } else {
+      log.warn(`malformed tide/status: ${JSON.stringify(raw)}`);
+    }
+  });
+  client = lc;
+  setStatus({ state: 'starting', model: currentSettings().model ?? null });
+  try {
+    await lc.start();
+  } catch (err) {
+    log.error(`the server did not start: ${String(err)}`);
+    setStatus({ state: 'error', message: String(err) });
+    return;
+  }
+  serverCaps = lc.initializeResult?.capabilities;
+  log.info(`server capabilities: ${JSON.stringify(serverCaps)}`);
+  if (lastStatus.state === 'starting') {
+    // Until the server says otherwise it is loading its model.
+    setStatus({ state: 'loading' });
+  }
+}
+
+async function stopClient(): Promise<void> {
+  const lc = client;
+  client = undefined;
+  if (lc) {
+    try {
+      await lc.stop(5000);
+    } catch (err) {
+      log.warn(`stopping the server: ${String(err)}`);
+    }
+  }
+}
+
+async function toggle(): Promise<void> {
+  const cfg = config();
+  const enabled = cfg.get<boolean>('enable', true);
+  await cfg.update('enable', !enabled, vscode.ConfigurationTarget.Global);
+  vscode.window.setStatusBarMessage(`Tide completions ${enabled ? 'off' : 'on'}`, 2000);
+}
+
+async function toggleForLanguage(): Promise<void> {
+  const doc = vscode.window.activeTextEditor?.document;
+  if (!doc) {
+    return;
+  }
+  const cfg = config();
+  const next = toggleLanguage(cfg.get<string[]>('disabledLanguages', []), doc.languageId);
+  await cfg.update('disabledLanguages', next, vscode.ConfigurationTarget.Global);
+  vscode.window.setStatusBarMessage(
+    `Tide completions ${next.includes(doc.languageId) ? 'off' : 'on'} for ${doc.languageId}`,
+    2000,
+  );
+}
+
+/** A Tide code action or command as the server sent it, with the ranking fields. */
+type TideAction = FixCandidate & { raw: lsp.CodeAction | lsp.Command };
+
+function toCandidate(a: lsp.CodeAction | lsp.Command): TideAction {
+  if (typeof (a as lsp.Command).command === 'string') {
+    return { raw: a, title: a.title, diagnosticSources: ['tide'] };
+  }
+  const ca = a as lsp.CodeAction;
+  return {
+    raw: ca,
+    title: ca.title,
+    kind: ca.kind,
+    isPreferred: ca.isPreferred,
+    disabled: ca.disabled !== undefined,
+    // Every action comes from Tide's own server here.
+    diagnosticSources: ['tide'],
+  };
+}
+
+async function applyAction(lc: LanguageClient, a: lsp.CodeAction | lsp.Command): Promise<void> {
+  if (typeof (a as lsp.Command).command === 'string') {
+    const cmd = a as lsp.Command;
+    await lc.sendRequest(ExecuteCommandRequest.type, { command: cmd.command, arguments: cmd.arguments });
+    return;
+  }
+  let ca = a as lsp.CodeAction;
+  const provider = lc.initializeResult?.capabilities.codeActionProvider;
+  if (!ca.edit && typeof provider === 'object' && provider.resolveProvider) {
+    ca = await lc.sendRequest(CodeActionResolveRequest.type, ca);
+  }
+  if (ca.edit) {
+    const edit = await lc.protocol2CodeConverter.asWorkspaceEdit(ca.edit);
+    if (!(await vscode.workspace.applyEdit(edit))) {
+      void vscode.window.showErrorMessage(`Tide: could not apply "${ca.title}".`);
+      return;
+    }
+  }
+  if (ca.command) {
+    await lc.sendRequest(ExecuteCommandRequest.type, { command: ca.command.command, arguments: ca.command.arguments });
+  }
+}
+
+/** Asks Tide (only Tide) for quick fixes on the cursor's line and applies the best one. */
+async function fixAtCursor(): Promise<void> {
+  const editor = vscode.window.activeTextEditor;
+  const lc = client;
+  if (!editor) {
+    return;
+  }
+  if (!lc || lc.state !== State.Running) {
+    void vscode.window.showErrorMessage('Tide: the server is not running.');
+    return;
+  }
+  if (!lc.initializeResult?.capabilities.codeActionProvider) {
+    void vscode.window.showInformationMessage('Tide: this server does not offer fixes yet.');
+    return;
+  }
+  const doc = editor.document;
+  const line = doc.lineAt(editor.selection.active.line);
+  const range = editor.selection.isEmpty ? line.range : editor.selection;
+  const diagnostics = vscode.languages
+    .getDiagnostics(doc.uri)
+    .filter((d) => d.source === 'tide' && d.range.intersection(range) !== undefined);
+  const c2p = lc.code2ProtocolConverter;
+  const result = await lc.sendRequest(CodeActionRequest.type, {
+    textDocument: c2p.asTextDocumentIdentifier(doc),
+    range: c2p.asRange(range),
+    context: {
+      diagnostics: await c2p.asDiagnostics(diagnostics),
+      only: [lsp.CodeActionKind.QuickFix],
+      triggerKind: lsp.CodeActionTriggerKind.Invoked,
+    },
+  });
+  const ranked = rankTideFixes((result ?? []).map(toCandidate));
+  log.info(`fix at cursor: ${ranked.length} fixes: ${JSON.stringify(ranked.map((r) => r.title))}`);
+  if (ranked.length === 0) {
+    void vscode.window.showInformationMessage('Tide: no fix on this line.');
+    return;
+  }
+  let chosen = ranked[0];
+  if (!applyWithoutAsking(ranked)) {
+    const pick = await vscode.window.showQuickPick(
+      ranked.map((r) => ({ label: r.title, description: r.isPreferred ? 'preferred' : undefined, r })),
+      { placeHolder: 'Apply which Tide fix?' },
+    );
+    if (!pick) {
+      return;
+    }
+    chosen = pick.r;
+  }
+  log.info(`fix at cursor: applying ${JSON.stringify(chosen.title)}`);
+  await applyAction(lc, chosen.raw);
+}
+
+async function pullModel(): Promise<void> {
+  if (!client || client.state !== State.Running) {
+    void vscode.window.showErrorMessage('Tide: the server is not running.');
+    return;
+  }
+  const name = await vscode.window.showInputBox({
+    title: 'Tide: pull model',
+    prompt: "A model name from Tide's registry; empty for the configured (or default) model",
+    value: config().get<string>('model', ''),
+  });
+  if (name === undefined) {
+    return;
+  }
+  try {
+    await client.sendRequest(ExecuteCommandRequest.type, {
+      command: 'tide.pullModel',
+      arguments: name.trim() ? [name.trim()] : [],
+    });
+    void vscode.window.showInformationMessage(`Tide: model ${name.trim() || '(default)'} is ready.`);
+  } catch (err) {
+    void vscode.window.showErrorMessage(`Tide: pulling the model failed: ${String(err)}`);
+  }
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  log = vscode.window.createOutputChannel('Tide', { log: true });
+  statusItem = vscode.window.createStatusBarItem('tide.status', vscode.StatusBarAlignment.Right, 100);
+  statusItem.name = 'Tide';
+  statusItem.command = 'tide.toggle';
+  context.subscriptions.push(log, statusItem);
+  renderStatus();
+
+  context.subscriptions.push(
+    vscode.commands.registerCommand('tide.toggle', toggle),
+    vscode.commands.registerCommand('tide.toggleLanguage', toggleForLanguage),
+    vscode.commands.registerCommand('tide.triggerCompletion', () =>
+      vscode.commands.executeCommand('editor.action.inlineSuggest.trigger'),
+    ),
+    vscode.commands.registerCommand('tide.fixAtCursor', fixAtCursor),
+    vscode.commands.registerCommand('tide.pullModelInteractive', pullModel),
+    vscode.commands.registerCommand('tide.showLog', () => log.show(true)),
+    vscode.commands.registerCommand('tide.restartServer', async () => {
+      await stopClient();
+      await startClient(context);
+    }),
+    vscode.workspace.onDidChangeConfiguration(async (e) => {
+      if (!e.affectsConfiguration('tide')) {
+        return;
+      }
+      if (e.affectsConfiguration('tide.server')) {
+        await stopClient();
+        await startClient(context);
+        return;
+      }
+      renderStatus();
+      if (SERVER_KEYS.some((k) => affectsServer(k) && e.affectsConfiguration(`tide.${k}`)) && client?.state === State.Running) {
+        const settings = currentSettings();
+        const update = settingsUpdate(lastSent, settings);
+        lastSent = settings;
+        log.info(`settings changed: ${JSON.stringify(update)}`);
+        await client.sendNotification(DidChangeConfigurationNotification.type, didChangeConfigurationParams(update));
+      }
+    }),
+  );
+  await startClient(context);
+}
+
+export async function deactivate(): Promise<void> {
+  await stopClient();
+}
