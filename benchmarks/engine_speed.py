@@ -16,6 +16,7 @@ from pathlib import Path
 from lsp_server.config import Settings
 from lsp_server.engine_slot import load_engine, locate_model
 from lsp_server.engines.base import GenerationParams, GenerationStats
+from lsp_server.engines.llama_cpp import LlamaCppEngine
 from lsp_server.prompts import build_prompt
 
 
@@ -25,9 +26,11 @@ def main() -> int:
     parser.add_argument("--prompt", type=int, default=512, help="prompt tokens")
     parser.add_argument("--gen", type=int, default=64, help="tokens to generate")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=None, help="prompt batch (default: Tide's)")
     args = parser.parse_args()
     settings = Settings(model=args.model)
-    engine = load_engine(locate_model(settings), settings)
+    path = locate_model(settings)
+    engine = LlamaCppEngine(path, n_batch=args.batch) if args.batch else load_engine(path, settings)
     source = Path(inspect.getsourcefile(argparse)).read_text()
     results = []
     for i in range(args.repeat):
@@ -51,7 +54,7 @@ def main() -> int:
             }
         )
     engine.close()
-    print(json.dumps({"model": engine.model_name, "runs": results}))
+    print(json.dumps({"model": engine.model_name, "batch": engine.n_batch, "runs": results}))
     return 0
 
 

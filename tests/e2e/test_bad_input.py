@@ -178,7 +178,7 @@ def test_corrupt_download_is_refused_and_nothing_is_installed(tmp_path, model_pa
     )
     registry = tmp_path / "registry.toml"
     extra = write_registry(tmp_path / "extra.toml", [entry]).read_text()
-    registry.write_text(models._registry_path().read_text() + "\n" + extra)
+    registry.write_text(models.registry_path().read_text() + "\n" + extra)
     cache = tmp_path / "cache"
     cache.mkdir()
     shutil.copy(model_path, cache / model_path.name)
