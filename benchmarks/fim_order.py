@@ -35,12 +35,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problems", type=int, default=20)
     parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument("--orders", default="psm,spm", help="comma-separated: psm, spm")
     args = parser.parse_args()
     tasks = load_tasks(args.problems, args.seed)
     settings = Settings()
     engine = load_engine(locate_model(settings), settings)
     report = {"tasks": len(tasks), "problems": args.problems, "seed": args.seed}
-    for order in ("psm", "spm"):
+    for order in args.orders.split(","):
         hits, started = 0, time.perf_counter()
         for task in tasks:
             prompt = build_prompt(engine.template, task["prompt"], task["suffix"], order=order)
@@ -56,6 +57,7 @@ def main() -> int:
             "exact_match_pct": round(100 * hits / len(tasks), 1),
             "seconds": round(time.perf_counter() - started, 1),
         }
+        print(order, report[order], file=sys.stderr, flush=True)
     engine.close()
     print(json.dumps(report))
     return 0
