@@ -4,10 +4,10 @@
 
 1. 50 requests at seeded spots of a 500-line Python file (the first 500 lines of the standard
    library's argparse.py; not this repository's code): end-to-end inline-completion latency
-   over stdio, then, in the same run, the in-process pipeline (window -> prompt -> llama.cpp ->
-   cut) on the same texts in the same order, so the KV cache evolves the same way.
+   over stdio, alternated request by request with the in-process pipeline (window -> prompt ->
+   llama.cpp -> cut) on the same text, each with its own engine and KV cache.
 2. Typing in one spot: the rest of a line retyped one character at a time, a request after
-   each key (awaited), through the server and then raw.
+   each key (awaited), alternated the same way.
 3. Cold prompts of 256, 512 and 1,024 tokens through the server (each on a file the cache
    has never seen).
 4. The server's peak RSS (VmHWM), against the model file's size.
@@ -83,35 +83,39 @@ def typing_spots(text: str, line_index: int, keys: int) -> list[Spot]:
     return spots
 
 
-async def through_server(editor: ScriptedEditor, uri: str, spots: list[Spot]) -> list[float]:
-    """Replace the document with each spot's text by one incremental edit, then ask."""
-    latencies = []
-    for spot in spots:
+def diff_edit(old: str, new: str) -> tuple[int, int, str]:
+    """The smallest single replacement (start, end in `old`, text) that turns old into new."""
+    prefix = 0
+    while prefix < min(len(old), len(new)) and old[prefix] == new[prefix]:
+        prefix += 1
+    tail = 0
+    limit = min(len(old), len(new)) - prefix
+    while tail < limit and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    return prefix, len(old) - tail, new[prefix : len(new) - tail]
+
+
+async def alternated(
+    editor: ScriptedEditor, uri: str, completer: Completer, settings: Settings, spots: list[Spot]
+) -> tuple[list[float], list[float]]:
+    """Each spot through the server, then the same spot through the in-process pipeline.
+
+    Alternating request by request keeps machine noise out of the comparison; the two engines
+    see the same sequence of texts, so their KV caches evolve the same way.
+    """
+    server, raw = [], []
+    for i, spot in enumerate(spots):
         buffer = editor.buffers[uri]
-        old = buffer.text
-        prefix = 0
-        while prefix < min(len(old), len(spot.text)) and old[prefix] == spot.text[prefix]:
-            prefix += 1
-        tail = 0
-        limit = min(len(old), len(spot.text)) - prefix
-        while tail < limit and old[-1 - tail] == spot.text[-1 - tail]:
-            tail += 1
-        start, end = buffer.position(prefix), buffer.position(len(old) - tail)
-        editor.replace(uri, start, end, spot.text[prefix : len(spot.text) - tail])
+        start, end, text = diff_edit(buffer.text, spot.text)
+        editor.replace(uri, buffer.position(start), buffer.position(end), text)
         editor.move(uri, spot.cursor)
         answer = await editor.complete(uri)
-        latencies.append(answer.latency_ms)
-    return latencies
-
-
-def through_pipeline(completer: Completer, settings: Settings, spots: list[Spot]) -> list[float]:
-    latencies = []
-    for i, spot in enumerate(spots):
+        server.append(answer.latency_ms)
         snapshot = Snapshot("file:///bench.py", i, "python", spot.text, None, None)
         started = time.perf_counter()
         completer.complete(CompletionRequest(snapshot, spot.cursor, settings), Ticket())
-        latencies.append((time.perf_counter() - started) * 1000)
-    return latencies
+        raw.append((time.perf_counter() - started) * 1000)
+    return server, raw
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -156,22 +160,19 @@ async def run(args: argparse.Namespace) -> dict:
     typing = typing_spots(text, args.typing_line, args.keys)
     settings = Settings(context_budget=args.budget)
 
+    path = locate_model(settings)
+    completer = Completer(load_engine(path, settings))
     editor = ScriptedEditor("--log-level", "warning")
     await editor.start({"contextBudget": args.budget})
     uri = "file:///bench/argparse_head.py"
     editor.open(uri, text, "python")
-    server_spots = await through_server(editor, uri, spots)
-    server_typing = await through_server(editor, uri, typing)
+    server_spots, raw_spots = await alternated(editor, uri, completer, settings, spots)
+    server_typing, raw_typing = await alternated(editor, uri, completer, settings, typing)
+    completer.engine.close()
     cold = await cold_through_server(editor, [256, 512, 1024])
     rss = peak_rss_mb(editor.server_pid)
     model = editor.statuses[-1].model if editor.statuses else "?"
     await editor.stop()
-
-    path = locate_model(settings)
-    completer = Completer(load_engine(path, settings))
-    raw_spots = through_pipeline(completer, settings, spots)
-    raw_typing = through_pipeline(completer, settings, typing)
-    completer.engine.close()
 
     model_mb = path.stat().st_size / 2**20
     spot_s, raw_s = summary(server_spots), summary(raw_spots)
@@ -199,7 +200,7 @@ def main() -> int:
     parser.add_argument("--spots", type=int, default=50)
     parser.add_argument("--keys", type=int, default=40)
     parser.add_argument("--budget", type=int, default=Settings().context_budget)
-    parser.add_argument("--typing-line", type=int, default=250)
+    parser.add_argument("--typing-line", type=int, default=254)
     parser.add_argument("--seed", type=int, default=8)
     args = parser.parse_args()
     result = asyncio.run(run(args))

@@ -78,10 +78,12 @@ class Completer:
     ) -> CompletionResult:
         settings = request.settings
         text = request.snapshot.text
+        # The prompt and the completion share the engine's context; a budget beyond it is cut.
+        budget = min(settings.context_budget, self.engine.n_ctx - settings.max_tokens - 16)
         window = cursor_window(
             text,
             request.cursor,
-            settings.context_budget,
+            budget,
             self._count_line,
             suffix_share=settings.suffix_share,
         )

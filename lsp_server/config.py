@@ -26,7 +26,9 @@ class Settings:
     max_tokens: int = 48
     max_lines: int = 1
     threads: int = 0  # 0 = one per core, at most 8
-    context_length: int = 4096  # the engine's context window (KV cache size)
+    # The engine's context window (KV cache size): 2048 holds the default budget several times
+    # over and keeps the KV cache at 24 MiB; a larger budget is cut to fit it.
+    context_length: int = 2048
     log_level: str = "info"
 
 

@@ -33,6 +33,7 @@ class Engine(ABC):
     name: str
     model_name: str
     template: Template
+    n_ctx: int  # tokens the engine holds: prompt and completion together
 
     @abstractmethod
     def count_tokens(self, text: str) -> int: ...

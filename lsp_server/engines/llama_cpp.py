@@ -79,7 +79,7 @@ class LlamaCppEngine(Engine):
         model_path: Path,
         *,
         model_name: str | None = None,
-        n_ctx: int = 4096,
+        n_ctx: int = 2048,
         n_threads: int | None = None,
         n_batch: int = PROMPT_BATCH,
         flash_attn: bool = False,
