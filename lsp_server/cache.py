@@ -8,6 +8,9 @@ from dataclasses import dataclass
 
 from .postprocess import line_around
 
+# How much text after the cursor must be unchanged for a remembered suggestion to still hold.
+AFTER_CHARS = 2_000
+
 
 @dataclass(frozen=True)
 class Shown:
@@ -24,7 +27,7 @@ class Shown:
 class TypeThroughCache:
     """One remembered suggestion per document."""
 
-    def __init__(self, after_chars: int = 2_000) -> None:
+    def __init__(self, after_chars: int = AFTER_CHARS) -> None:
         self._shown: dict[str, Shown] = {}
         self._after_chars = after_chars
 

@@ -7,7 +7,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from .cache import TypeThroughCache
+from .cache import AFTER_CHARS, TypeThroughCache
 from .config import Settings
 from .context.window import LineTokenCounter, cursor_window
 from .documents import Snapshot
@@ -60,7 +60,7 @@ class Completer:
         rest = self.type_through.lookup(snapshot.uri, snapshot.text, cursor)
         if rest is not None:
             line_prefix, line_suffix = line_around(snapshot.text, cursor)
-            after = snapshot.text[cursor : cursor + 2_000]
+            after = snapshot.text[cursor : cursor + AFTER_CHARS]
             edit = make_edit(cursor, line_prefix, line_suffix, after, rest)
             engine_ms = (time.perf_counter() - start) * 1000
             log.info("complete %s v%d: typed through, %r", snapshot.uri, snapshot.version, rest)
