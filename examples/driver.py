@@ -3,6 +3,7 @@
 Used by `make demo` and by the benchmarks, so both measure exactly what an editor sees.
 """
 
+import asyncio
 import sys
 import time
 from dataclasses import dataclass, field
@@ -41,11 +42,19 @@ class ScriptedEditor:
         self.statuses: list[Any] = []
         self.messages: list[str] = []
         self.buffers: dict[str, Buffer] = {}
+        # Every publishDiagnostics per URI, in arrival order: (version, diagnostics).
+        self.diagnostics: dict[str, list[tuple[int | None, list[types.Diagnostic]]]] = {}
         self._server_args = server_args
 
         @self.client.feature("tide/status")
         def on_status(params: Any) -> None:
             self.statuses.append(params)
+
+        @self.client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        def on_diagnostics(params: types.PublishDiagnosticsParams) -> None:
+            self.diagnostics.setdefault(params.uri, []).append(
+                (params.version, list(params.diagnostics))
+            )
 
         @self.client.feature(types.WINDOW_SHOW_MESSAGE)
         def on_message(params: types.ShowMessageParams) -> None:
@@ -129,6 +138,55 @@ class ScriptedEditor:
         item = result.items[0]
         typed = buffer.cursor.character - item.range.start.character
         return Answer(item.insert_text[typed:], latency, item)
+
+    async def wait_diagnostics(
+        self, uri: str, publishes: int = 1, timeout: float = 300.0
+    ) -> list[types.Diagnostic]:
+        """The diagnostics of the buffer's current version once `publishes` have arrived."""
+        version = self.buffers[uri].version
+        deadline = time.perf_counter() + timeout
+        while True:
+            mine = [d for v, d in self.diagnostics.get(uri, []) if v == version]
+            if len(mine) >= publishes:
+                return mine[-1]
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"{publishes} diagnostics publishes for {uri} v{version}")
+            await asyncio.sleep(0.05)
+
+    async def code_actions(
+        self, uri: str, rng: types.Range, diagnostics: list[types.Diagnostic]
+    ) -> list[types.CodeAction]:
+        result = await self.client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=rng,
+                context=types.CodeActionContext(diagnostics=diagnostics),
+            )
+        )
+        return [a for a in result or [] if isinstance(a, types.CodeAction)]
+
+    async def resolve(self, action: types.CodeAction) -> types.CodeAction:
+        return await self.client.code_action_resolve_async(action)
+
+    def apply(self, edit: types.WorkspaceEdit) -> None:
+        """Apply a workspace edit to the open buffers, as one didChange per text edit."""
+        for change in edit.document_changes or []:
+            if not isinstance(change, types.TextDocumentEdit):
+                continue
+            uri = change.text_document.uri
+            # Back to front, so earlier ranges stay valid.
+            for text_edit in sorted(
+                change.edits,
+                key=lambda e: (e.range.start.line, e.range.start.character),
+                reverse=True,
+            ):
+                self.replace(uri, text_edit.range.start, text_edit.range.end, text_edit.new_text)
+
+    def close(self, uri: str) -> None:
+        self.buffers.pop(uri, None)
+        self.client.text_document_did_close(
+            types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri=uri))
+        )
 
     async def stop(self) -> None:
         await self.client.shutdown_async(None)

@@ -1,4 +1,4 @@
-"""The `tide-lsp` command: serve (default), complete, models list|pull|path."""
+"""The `tide-lsp` command: serve (default), complete, fix, models list|pull|path."""
 
 import argparse
 import json
@@ -68,14 +68,8 @@ def _parse_location(spec: str) -> tuple[Path, int, int]:
 
 def _complete(args: argparse.Namespace) -> int:
     path, line, col = _parse_location(args.location)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SystemExit(f"tide-lsp: cannot read {path}: {exc}") from exc
     settings = _settings_from(args)
-    info = language_for(path=str(path))
-    store = DocumentStore(encoding="utf-32")  # editors' columns count characters
-    snapshot = store.open(path.resolve().as_uri(), info.id if info else "plaintext", 0, text)
+    snapshot = _open_file(path)
     started = time.perf_counter()
     cursor = snapshot.offset_at(Pos(line - 1, col - 1))
     completer = Completer(load_engine(locate_model(settings, _print_progress), settings))
@@ -103,6 +97,74 @@ def _complete(args: argparse.Namespace) -> int:
     else:
         print(completion)
     return 0
+
+
+def _fix(args: argparse.Namespace) -> int:
+    from .fixes.candidates import FixFinder, FixTarget
+    from .fixes.scoring import ScoreCache, code_scores, score_document
+    from .fixes.syntax import syntax_problems
+    from .fixes.unlikely import unlikely_lines
+
+    path, _, line_text = args.location.rpartition(":")
+    if not path or not line_text.isdigit() or int(line_text) < 1:
+        raise SystemExit(f"tide-lsp: expected FILE:LINE (1-based), got {args.location!r}")
+    snapshot = _open_file(Path(path))
+    line = int(line_text) - 1
+    if line >= snapshot.line_count:
+        raise SystemExit(f"tide-lsp: {path} has {snapshot.line_count} lines")
+    settings = _settings_from(args)
+    engine = load_engine(locate_model(settings, _print_progress), settings)
+    problems = syntax_problems(snapshot.tree, snapshot.text) if snapshot.tree else []
+    scores = score_document(engine, snapshot, ScoreCache(), lambda: False) or []
+    problems += unlikely_lines(snapshot.text, code_scores(snapshot, scores), severity="hint")
+    here = [p for p in problems if snapshot.pos_at(p.start).line <= line <= _last_line(snapshot, p)]
+    message = here[0].message if here else ""
+    started = time.perf_counter()
+    fixes = FixFinder(engine).find(FixTarget(snapshot, line, line, message), lambda: False)
+    fix_ms = (time.perf_counter() - started) * 1000
+    if args.json:
+        diagnostics = [
+            {
+                "line": snapshot.pos_at(p.start).line + 1,
+                "severity": p.severity,
+                "message": p.message,
+            }
+            for p in here
+        ]
+        ranked = [
+            {
+                "title": f.title,
+                "source": f.source,
+                "logprob": round(f.logprob, 3),
+                "edit": _edit_json(snapshot, f),
+            }
+            for f in fixes
+        ]
+        print(json.dumps({"diagnostics": diagnostics, "fixes": ranked, "fix_ms": round(fix_ms)}))
+        return 0
+    for problem in here:
+        print(f"{path}:{line + 1}: {problem.severity}: {problem.message}")
+    if not here:
+        print(f"{path}:{line + 1}: no diagnostics")
+    for rank, fix in enumerate(fixes, 1):
+        print(f"{rank}. {fix.title}  [{fix.source}, mean logprob {fix.logprob:.2f}]")
+    if not fixes:
+        print("no verified fix found")
+    return 0
+
+
+def _last_line(snapshot, problem) -> int:
+    return snapshot.pos_at(max(problem.start, problem.end - 1)).line
+
+
+def _open_file(path: Path):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"tide-lsp: cannot read {path}: {exc}") from exc
+    info = language_for(path=str(path))
+    store = DocumentStore(encoding="utf-32")  # editors' columns count characters
+    return store.open(path.resolve().as_uri(), info.id if info else "plaintext", 0, text)
 
 
 def _edit_json(snapshot, edit) -> dict:
@@ -173,6 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
     common(complete, argparse.SUPPRESS)
     complete.add_argument("location", help="FILE:LINE:COL, 1-based as editors show them")
     complete.add_argument("--json", action="store_true", help="print text, latency_ms and model")
+    fix = sub.add_parser("fix", help="print the diagnostics and ranked fixes for FILE:LINE")
+    common(fix, argparse.SUPPRESS)
+    fix.add_argument("location", help="FILE:LINE, 1-based")
+    fix.add_argument("--json", action="store_true", help="print diagnostics and fixes as JSON")
     models_parser = sub.add_parser("models", help="list, pull or locate models")
     models_parser.add_argument("--model-dir", help="model cache directory")
     models_sub = models_parser.add_subparsers(dest="models_command", required=True)
@@ -186,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging(getattr(args, "log_level", None) or "info", getattr(args, "log_file", None))
-    handlers = {"complete": _complete, "models": _models}
+    handlers = {"complete": _complete, "fix": _fix, "models": _models}
     try:
         return handlers.get(args.command, _serve)(args)
     except TideError as exc:

@@ -30,6 +30,14 @@ class Settings:
     # over and keeps the KV cache at 24 MiB; a larger budget is cut to fit it.
     context_length: int = 2048
     log_level: str = "info"
+    diagnostics: bool = True  # syntax errors and unlikely lines, published with source "tide"
+    # Severity of "unlikely code" hints; "off" keeps the syntax diagnostics only.
+    unlikely_severity: str = "hint"
+    verify_fixes: bool = True  # offer only fixes that parse (and, for Python, compile)
+    # Run the workspace's pytest tests for a function on a patched copy before offering a fix.
+    # Off by default: nothing of the user's is ever executed unless they turn this on.
+    run_tests: bool = False
+    test_timeout: int = 20  # seconds per test run
 
 
 DEFAULTS = Settings()
@@ -58,6 +66,13 @@ def _level(value: str) -> str | None:
     return None if value.lower() in LOG_LEVELS else f"must be one of {', '.join(LOG_LEVELS)}"
 
 
+SEVERITIES = ("error", "warning", "information", "hint", "off")
+
+
+def _severity(value: str) -> str | None:
+    return None if value.lower() in SEVERITIES else f"must be one of {', '.join(SEVERITIES)}"
+
+
 def _nonempty(value: str) -> str | None:
     return None if value.strip() else "must not be empty"
 
@@ -78,6 +93,11 @@ _RULES: dict[str, _Rule] = {
     "threads": _Rule("threads", int, _int_range(0, 256)),
     "contextLength": _Rule("context_length", int, _int_range(256, 131072)),
     "logLevel": _Rule("log_level", str, _level, str.lower),
+    "diagnostics": _Rule("diagnostics", bool),
+    "unlikelySeverity": _Rule("unlikely_severity", str, _severity, str.lower),
+    "verifyFixes": _Rule("verify_fixes", bool),
+    "runTests": _Rule("run_tests", bool),
+    "testTimeout": _Rule("test_timeout", int, _int_range(1, 600)),
 }
 
 # Settings that need the engine reloaded when they change.

@@ -353,6 +353,10 @@ class DocumentStore:
             self._documents[uri] = snapshot
         return snapshot
 
+    def find(self, uri: str) -> Snapshot | None:
+        """The latest snapshot of a document, or None when it is not open."""
+        return self.get(uri) if uri in self._documents else None
+
     def __contains__(self, uri: str) -> bool:
         return uri in self._documents
 

@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+YIELDED = "yielded to a request"  # why background work was stopped; it may be tried again
+
 
 class Ticket:
     """A job's cancellation flag, set from the event loop and read from the worker."""
@@ -56,6 +58,7 @@ class Scheduler:
     def __init__(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tide-engine")
         self._latest: dict[str, Ticket] = {}
+        self._background: set[Ticket] = set()
         self.runs_started = 0
 
     def _guarded(self, ticket: Ticket, job: Callable[[Ticket], T]) -> T:
@@ -71,7 +74,22 @@ class Scheduler:
         told to stop and its result is dropped), and re-raises `asyncio.CancelledError` after
         cancelling the job when the awaiting request is cancelled.
         """
+        # Background work steps aside for every request: it stops within one chunk and is
+        # tried again later, so it never delays a completion by more than that chunk.
+        for background in list(self._background):
+            background.cancel(YIELDED)
+        return await self._submit(key, job, Ticket())
+
+    async def run_background(self, key: str | None, job: Callable[[Ticket], T]) -> T:
+        """Run `job` on the worker as background work: any `run` cancels it (`Superseded`)."""
         ticket = Ticket()
+        self._background.add(ticket)
+        try:
+            return await self._submit(key, job, ticket)
+        finally:
+            self._background.discard(ticket)
+
+    async def _submit(self, key: str | None, job: Callable[[Ticket], T], ticket: Ticket) -> T:
         if key is not None:
             previous = self._latest.get(key)
             if previous is not None:

@@ -24,12 +24,14 @@ from pygls.exceptions import (
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
-from . import __version__
+from . import __version__, fix_features
 from .completion import CompletionRequest, CompletionResult, skip_reason
 from .config import Settings, apply_settings, engine_changed, log_level_number
 from .documents import Change, DocumentStore, Pos, Snapshot
 from .engine_slot import EngineSlot, Status, model_label
+from .engines.base import Engine
 from .errors import DocumentError, TideError
+from .fixes.service import FixService
 from .scheduler import Scheduler, Superseded
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,12 @@ class TideServer(LanguageServer):
         self.documents = DocumentStore(max_parse_bytes=1_000_000)
         self.scheduler = Scheduler()
         self.slot = EngineSlot(self.scheduler, self.send_status)
+        self.fixes = FixService(
+            self.scheduler,
+            self.current_engine,
+            self.documents.find,
+            lambda snapshot, problems: fix_features.publish(self, snapshot, problems),
+        )
         self.last_latency_ms: float | None = None
         self._progress_token: str | None = None
         self._progress_steps: list[Status] = []
@@ -160,6 +168,12 @@ class TideServer(LanguageServer):
                 token, self._progress_token = self._progress_token, None
                 progress.end(token, types.WorkDoneProgressEnd(message=status.state))
 
+    async def current_engine(self) -> Engine | None:
+        try:
+            return (await self.slot.get()).engine
+        except TideError:
+            return None
+
     def snapshot(self, uri: str) -> Snapshot:
         try:
             return self.documents.get(uri)
@@ -225,6 +239,7 @@ def create_server(settings: Settings | None = None) -> TideServer:
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: TideServer, params: None) -> None:
         ls.scheduler.cancel_all("shutting down")
+        ls.fixes.cancel_all()
         await ls.slot.close()
 
     @server.feature(types.EXIT)
@@ -234,20 +249,27 @@ def create_server(settings: Settings | None = None) -> TideServer:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: TideServer, params: types.DidOpenTextDocumentParams) -> None:
         doc = params.text_document
-        ls.documents.open(doc.uri, doc.language_id, doc.version, doc.text)
+        snapshot = ls.documents.open(doc.uri, doc.language_id, doc.version, doc.text)
+        ls.fixes.changed(snapshot, ls.settings)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: TideServer, params: types.DidChangeTextDocumentParams) -> None:
         doc = params.text_document
         changes = [_to_change(c) for c in params.content_changes]
         try:
-            ls.documents.change(doc.uri, doc.version, changes)
+            snapshot = ls.documents.change(doc.uri, doc.version, changes)
         except DocumentError as exc:
             ls.tell(f"ignored an edit to {doc.uri}: {exc}")
+            return
+        ls.fixes.changed(snapshot, ls.settings)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: TideServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.documents.close(params.text_document.uri)
+        ls.fixes.closed(params.text_document.uri)
+        ls.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(params.text_document.uri, [])
+        )
         if ls.slot.completer is not None:
             ls.slot.completer.type_through.forget(params.text_document.uri)
 
@@ -294,6 +316,19 @@ def create_server(settings: Settings | None = None) -> TideServer:
             text_edit=types.TextEdit(ls.lsp_range(snapshot, edit.start, edit.end), edit.text),
         )
         return types.CompletionList(is_incomplete=True, items=[item])
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(
+            code_action_kinds=[types.CodeActionKind.QuickFix], resolve_provider=True
+        ),
+    )
+    def code_action(ls: TideServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+        return fix_features.code_actions(ls, params)
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    async def code_action_resolve(ls: TideServer, params: types.CodeAction) -> types.CodeAction:
+        return await fix_features.resolve(ls, params)
 
     @server.command(PULL_COMMAND)
     async def pull_model(ls: TideServer, *args: Any) -> dict[str, str]:

@@ -10,8 +10,15 @@ from ..prompts import Prompt, Template
 @dataclass(frozen=True)
 class GenerationParams:
     max_tokens: int = 64
-    temperature: float = 0.0
+    temperature: float = 0.0  # 0 is greedy
+    top_k: int = 40
     seed: int = 0
+    # Token healing: the completion must begin with this text (the partial word the prompt was
+    # backed off by); the engine only picks tokens consistent with it until it is produced.
+    heal: str = ""
+    # Background work (fixes, scoring) runs on a second KV sequence, so the completion cache
+    # survives it.
+    background: bool = False
 
 
 @dataclass
@@ -25,10 +32,20 @@ class GenerationStats:
     prompt_ms: float = 0.0
     generate_ms: float = 0.0
     stop_reason: str = ""  # eos, length, cancelled, or done (the consumer stopped reading)
+    logprob: float = 0.0  # sum of the model's log-probabilities of the generated tokens
+
+
+@dataclass(frozen=True)
+class TokenScore:
+    """The model's log-probability of one token of a text; offsets are code points."""
+
+    start: int
+    end: int
+    logprob: float
 
 
 class Engine(ABC):
-    """Load once, then tokenize and stream completions; one caller at a time."""
+    """Load once, then tokenize, stream completions and score text; one caller at a time."""
 
     name: str
     model_name: str
@@ -55,6 +72,17 @@ class Engine(ABC):
         when `cancelled()` turns true (checked before every model call); the caller may stop
         reading at any time. `stats` is updated in place.
         """
+
+    @abstractmethod
+    def score(self, text: str, cancelled: Callable[[], bool]) -> list[TokenScore] | None:
+        """Log-probabilities of each token of `text` read left to right; None if cancelled.
+
+        The first token has no context and is left out.
+        """
+
+    @abstractmethod
+    def chat_prompt(self, system: str, user: str) -> Prompt | None:
+        """A prompt in the model's own chat format, or None when the model has none."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -6,6 +6,7 @@ cancellation check between them; whatever a cancelled request evaluated stays in
 serves the next request, which almost always shares that prefix.
 """
 
+import bisect
 import codecs
 import contextlib
 import ctypes
@@ -16,9 +17,11 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import EngineError, ModelError
-from ..prompts import Prompt, detect_template
-from .base import Engine, GenerationParams, GenerationStats
+from ..prompts import Prompt, Segment, detect_template
+from .base import Engine, GenerationParams, GenerationStats, TokenScore
 
 log = logging.getLogger(__name__)
 llama_log = logging.getLogger("tide.llama_cpp")
@@ -71,6 +74,71 @@ def fault_after_tokens() -> int | None:
     return None
 
 
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    common = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        common += 1
+    return common
+
+
+class _Sequence:
+    """One llama.cpp context and the tokens its KV cache holds, kept in step.
+
+    Consecutive prompts share their longest common token prefix: only the rest is evaluated,
+    in batches with a cancellation check between them.
+    """
+
+    def __init__(self, ctx, n_batch: int, n_vocab: int) -> None:
+        llama_cpp = _import_llama()
+        self.ctx = ctx
+        self.n_batch = n_batch
+        self.n_vocab = n_vocab
+        self.tokens: list[int] = []
+        self._batch = llama_cpp._internals.LlamaBatch(
+            n_tokens=n_batch, embd=0, n_seq_max=1, verbose=False
+        )
+
+    def common_prefix(self, tokens: list[int]) -> int:
+        return _common_prefix(self.tokens, tokens)
+
+    def truncate(self, keep: int) -> None:
+        self.ctx.kv_cache_seq_rm(0, keep, -1)
+        del self.tokens[keep:]
+
+    def decode(self, tokens: list[int], all_logits: bool = False) -> np.ndarray:
+        """Append at most one batch of tokens; the logits of each (or only the last) row."""
+        self._batch.set_batch(batch=tokens, n_past=len(self.tokens), logits_all=all_logits)
+        self.ctx.decode(self._batch)
+        self.tokens.extend(tokens)
+        rows = len(tokens) if all_logits else 1
+        pointer = self.ctx.get_logits() if all_logits else self.ctx.get_logits_ith(-1)
+        return np.ctypeslib.as_array(pointer, shape=(rows, self.n_vocab)).copy()
+
+    def prefill(
+        self, tokens: list[int], cancelled: Callable[[], bool], stats: GenerationStats
+    ) -> np.ndarray | None:
+        """Bring the cache to `tokens`; the last token's logits, or None if cancelled first."""
+        # The last token is always re-run so its logits are fresh for sampling.
+        keep = min(self.common_prefix(tokens), len(tokens) - 1)
+        self.truncate(keep)
+        stats.reused_tokens = keep
+        logits = None
+        for i in range(keep, len(tokens), self.n_batch):
+            if cancelled():
+                return None
+            chunk = tokens[i : i + self.n_batch]
+            logits = self.decode(chunk)
+            stats.evaluated_tokens += len(chunk)
+        return logits[-1] if logits is not None else None
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
 class LlamaCppEngine(Engine):
     name = "llama.cpp"
 
@@ -104,6 +172,11 @@ class LlamaCppEngine(Engine):
                     flash_attn=flash_attn,
                     verbose=True,
                 )
+                # A second context on the same weights for fixes and scoring: background work
+                # must not evict the prompt the next keystroke will reuse.
+                aux_ctx = llama_cpp._internals.LlamaContext(
+                    model=self._llm._model, params=self._llm.context_params, verbose=False
+                )
         except Exception as exc:
             raise ModelError(f"cannot load model {model_path}: {exc}") from exc
         finally:
@@ -114,8 +187,17 @@ class LlamaCppEngine(Engine):
         self.n_ctx = n_ctx
         self.n_batch = n_batch
         self.load_seconds = time.perf_counter() - start
-        self._add_bos = bool(self._llm._model.add_bos_token())
+        model = self._llm._model
+        self._add_bos = bool(model.add_bos_token())
+        n_vocab = self._llm.n_vocab()
+        self._main = _Sequence(self._llm._ctx, n_batch, n_vocab)
+        self._aux = _Sequence(aux_ctx, n_batch, n_vocab)
+        self._control = np.array([self._is_control(t) for t in range(n_vocab)], dtype=bool)
+        self._pieces: list[tuple[str, int]] | None = None
+        self._piece_keys: list[str] = []
+        self._scored: tuple[list[int], list[float]] = ([], [])
         self.template = detect_template(self.is_single_token)
+        self._chat_template = self._llm.metadata.get("tokenizer.chat_template")
         log.info(
             "loaded %s in %.1fs (template %s, %d threads, n_ctx %d)",
             self.model_path,
@@ -141,8 +223,6 @@ class LlamaCppEngine(Engine):
         for segment in prompt.segments:
             if segment.special:
                 ids = self._llm.tokenize(segment.text.encode("utf-8"), add_bos=False, special=True)
-                if len(ids) != 1:
-                    raise EngineError(f"marker {segment.text!r} is not one token in this model")
                 tokens.extend(ids)
             else:
                 tokens.extend(self.tokenize(segment.text))
@@ -152,31 +232,45 @@ class LlamaCppEngine(Engine):
         return bool(self._llm._model.token_get_attr(token) & _TOKEN_ATTR_CONTROL)
 
     def _is_end(self, token: int) -> bool:
-        return token == self._llm.token_eos() or self._is_control(token)
+        return token == self._llm.token_eos() or bool(self._control[token])
 
-    def _prefill(
-        self, tokens: list[int], cancelled: Callable[[], bool], stats: GenerationStats
-    ) -> bool:
-        """Evaluate what the cache lacks; False if cancelled first."""
-        llm = self._llm
-        cached = llm.input_ids[: llm.n_tokens].tolist()
-        common = 0
-        for a, b in zip(cached, tokens, strict=False):
-            if a != b:
-                break
-            common += 1
-        # The last prompt token is always re-run so its logits are fresh for sampling.
-        keep = min(common, len(tokens) - 1)
-        llm.n_tokens = keep
-        stats.reused_tokens = keep
-        step = self.n_batch
-        for i in range(keep, len(tokens) - 1, step):
-            if cancelled():
-                return False
-            chunk = tokens[i : min(i + step, len(tokens) - 1)]
-            llm.eval(chunk)
-            stats.evaluated_tokens += len(chunk)
-        return not cancelled()
+    def _piece(self, token: int) -> str:
+        return self._llm.detokenize([token]).decode("utf-8", "replace")
+
+    def _healing_mask(self, rest: str) -> np.ndarray:
+        """Tokens whose text agrees with `rest`, the part of the healed word not yet produced:
+        a prefix of it, or a piece that starts with all of it."""
+        if self._pieces is None:
+            pieces = [(self._piece(t), t) for t in range(len(self._control))]
+            self._pieces = sorted((p, t) for p, t in pieces if p and not self._control[t])
+            self._piece_keys = [p for p, _ in self._pieces]
+        allowed = np.zeros(len(self._control), dtype=bool)
+        keys = self._piece_keys
+        for size in range(1, len(rest) + 1):
+            head = rest[:size]
+            at = bisect.bisect_left(keys, head)
+            while at < len(keys) and keys[at] == head:
+                allowed[self._pieces[at][1]] = True
+                at += 1
+        first = bisect.bisect_left(keys, rest)
+        last = bisect.bisect_left(keys, rest + "\U0010ffff")
+        for _, token in self._pieces[first:last]:
+            allowed[token] = True
+        return allowed
+
+    def _choose(
+        self, logits: np.ndarray, params: GenerationParams, rng: np.random.Generator, rest: str
+    ) -> tuple[int, float]:
+        logprobs = _log_softmax(logits)
+        masked = logits if not rest else np.where(self._healing_mask(rest), logits, -np.inf)
+        if params.temperature <= 0:
+            token = int(np.argmax(masked))
+        else:
+            k = min(params.top_k, len(masked))
+            top = np.argpartition(masked, -k)[-k:]
+            weights = np.exp((masked[top] - masked[top].max()) / params.temperature)
+            token = int(rng.choice(top, p=weights / weights.sum()))
+        return token, float(logprobs[token])
 
     def stream(
         self,
@@ -192,29 +286,29 @@ class LlamaCppEngine(Engine):
             raise EngineError(
                 f"prompt of {len(tokens)} tokens does not fit the context of {self.n_ctx}"
             )
+        sequence = self._aux if params.background else self._main
         fault_at = fault_after_tokens()
+        rng = np.random.default_rng(params.seed)
         start = time.perf_counter()
         try:
-            if not self._prefill(tokens, cancelled, stats):
+            logits = sequence.prefill(tokens, cancelled, stats)
+            stats.prompt_ms = (time.perf_counter() - start) * 1000
+            if logits is None:
                 stats.stop_reason = "cancelled"
                 return
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            generated = self._llm.generate(
-                tokens, temp=params.temperature, top_k=1 if params.temperature == 0 else 40
-            )
-            first = True
-            for token in generated:
-                if first:
-                    stats.evaluated_tokens += 1
-                    stats.prompt_ms = (time.perf_counter() - start) * 1000
-                    first = False
+            rest = params.heal
+            while True:
+                token, logprob = self._choose(logits, params, rng, rest)
                 if self._is_end(token):
                     stats.stop_reason = "eos"
                     return
                 stats.generated_tokens += 1
+                stats.logprob += logprob
                 if fault_at is not None and stats.generated_tokens > fault_at:
                     raise EngineError("injected engine fault (TIDE_FAULT)")
                 piece = decoder.decode(self._llm.detokenize([token]))
+                rest = rest[len(piece) :] if rest.startswith(piece) else ""
                 if piece:
                     yield piece
                 if stats.generated_tokens >= min(params.max_tokens, room - 1):
@@ -223,7 +317,7 @@ class LlamaCppEngine(Engine):
                 if cancelled():
                     stats.stop_reason = "cancelled"
                     return
-            stats.stop_reason = "eos"
+                logits = sequence.decode([token])[-1]
         except EngineError:
             raise
         except Exception as exc:
@@ -242,5 +336,67 @@ class LlamaCppEngine(Engine):
                 stats.stop_reason,
             )
 
+    def score(self, text: str, cancelled: Callable[[], bool]) -> list[TokenScore] | None:
+        tokens = self.tokenize(text)[: self.n_ctx]
+        if len(tokens) < 2:
+            return []
+        sequence = self._aux
+        # Log-probs of a prefix scored before (and still in the KV cache) are kept, so scoring
+        # that was interrupted by a completion resumes where it stopped.
+        memo_tokens, memo_logprobs = self._scored
+        common = min(
+            sequence.common_prefix(tokens), _common_prefix(memo_tokens, tokens), len(tokens) - 1
+        )
+        # Decoding from `keep` yields the rows that predict tokens keep+1 onwards; the memo
+        # must already hold the log-probs of tokens 1..keep.
+        keep = min(common, len(memo_logprobs))
+        logprobs = memo_logprobs[:keep]
+        sequence.truncate(keep)
+        for i in range(keep, len(tokens), self.n_batch):
+            if cancelled():
+                self._scored = (tokens[: len(sequence.tokens)], logprobs)
+                return None
+            chunk = tokens[i : i + self.n_batch]
+            rows = _log_softmax(sequence.decode(chunk, all_logits=True))
+            following = tokens[i + 1 : i + 1 + len(chunk)]
+            logprobs.extend(float(rows[j, t]) for j, t in enumerate(following))
+        self._scored = (tokens, logprobs)
+        return self._token_spans(tokens, logprobs)
+
+    def _token_spans(self, tokens: list[int], logprobs: list[float]) -> list[TokenScore]:
+        """Code-point spans of tokens[1:], paired with their log-probs."""
+        scores: list[TokenScore] = []
+        raw = b""
+        chars = 0
+        for index, token in enumerate(tokens):
+            raw += self._llm.detokenize([token])
+            text = raw.decode("utf-8", "ignore")
+            end = len(text)
+            if index > 0:
+                scores.append(TokenScore(chars, max(end, chars), logprobs[index - 1]))
+            chars = max(end, chars)
+        return scores
+
+    def chat_prompt(self, system: str, user: str) -> Prompt | None:
+        if not self._chat_template:
+            return None
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        # The user's code goes in as plain text, so code containing "<|im_end|>" cannot end the
+        # message early; only the template's own markup is tokenized as control tokens.
+        hole = "\x00TIDE_USER\x00"
+        formatter = Jinja2ChatFormatter(self._chat_template, eos_token="", bos_token="")
+        messages = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": hole},
+        ]
+        rendered = formatter(messages=messages).prompt
+        before, _, after = rendered.partition(hole)
+        segments = tuple(
+            s for s in (Segment(before, True), Segment(user), Segment(after, True)) if s.text
+        )
+        return Prompt(segments, self.template.stops, self.template.family, "l2r")
+
     def close(self) -> None:
+        self._aux.ctx.close()
         self._llm.close()

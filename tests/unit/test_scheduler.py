@@ -350,3 +350,44 @@ def test_ticket_keeps_its_first_reason():
     ticket.cancel("cancelled by the client")
     assert ticket.is_cancelled()
     assert ticket.reason == "superseded"
+
+
+async def test_a_request_preempts_background_work_which_resumes_later(scheduler):
+    from lsp_server.fixes.service import in_background
+    from lsp_server.scheduler import YIELDED
+
+    started = threading.Event()
+    attempts: list[str] = []
+
+    def background(ticket: Ticket) -> str:
+        attempts.append("start")
+        started.set()
+        if len(attempts) == 1:
+            # The first attempt polls its ticket until the request below preempts it.
+            while not ticket.is_cancelled():
+                threading.Event().wait(0.01)
+            assert ticket.reason == YIELDED
+            raise Superseded(ticket.reason)
+        return "scored"
+
+    task = asyncio.ensure_future(in_background(scheduler, "score", background))
+    await asyncio.wait_for(asyncio.to_thread(started.wait), SAFETY)
+    assert await asyncio.wait_for(scheduler.run("doc", lambda _t: "completion"), SAFETY) == (
+        "completion"
+    )
+    assert await asyncio.wait_for(task, SAFETY) == "scored"
+    assert attempts == ["start", "start"]
+
+
+async def test_background_work_superseded_by_its_own_key_is_not_retried(scheduler, gates):
+    from lsp_server.fixes.service import in_background
+
+    gate = threading.Event()
+    gates.append(gate)
+    first = asyncio.ensure_future(in_background(scheduler, "fix", lambda _t: gate.wait(SAFETY)))
+    await asyncio.sleep(0)
+    second = asyncio.ensure_future(in_background(scheduler, "fix", lambda _t: "newer"))
+    with pytest.raises(Superseded):
+        await asyncio.wait_for(first, SAFETY)
+    gate.set()
+    assert await asyncio.wait_for(second, SAFETY) == "newer"

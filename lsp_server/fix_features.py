@@ -1,0 +1,168 @@
+"""The LSP face of diagnostics and quick fixes: conversions and thin handlers.
+
+`textDocument/codeAction` answers at once: fixes already found for this document version are
+listed with titles that show the change; otherwise one "find a fix" action is offered whose
+`codeAction/resolve` runs the model. Every edit is pinned to the document version it was
+computed for.
+"""
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+
+from .documents import Snapshot
+from .errors import TideError
+from .fixes.candidates import MAX_FUNCTION_LINES, Fix, FixTarget
+from .fixes.problems import Problem
+
+if TYPE_CHECKING:
+    from .server import TideServer
+
+log = logging.getLogger(__name__)
+
+SOURCE = "tide"
+_SEVERITY = {
+    "error": types.DiagnosticSeverity.Error,
+    "warning": types.DiagnosticSeverity.Warning,
+    "information": types.DiagnosticSeverity.Information,
+    "hint": types.DiagnosticSeverity.Hint,
+}
+
+
+class ContentModified(JsonRpcException):
+    """LSP's answer for a request about a document version that no longer exists."""
+
+    CODE = -32801
+
+
+def to_diagnostic(server: "TideServer", snapshot: Snapshot, problem: Problem) -> types.Diagnostic:
+    return types.Diagnostic(
+        range=server.lsp_range(snapshot, problem.start, problem.end),
+        message=problem.message,
+        severity=_SEVERITY.get(problem.severity, types.DiagnosticSeverity.Hint),
+        source=SOURCE,
+        code=problem.code,
+        data=problem.data,
+    )
+
+
+def publish(server: "TideServer", snapshot: Snapshot, problems: list[Problem]) -> None:
+    diagnostics = [to_diagnostic(server, snapshot, p) for p in problems]
+    server.text_document_publish_diagnostics(
+        types.PublishDiagnosticsParams(snapshot.uri, diagnostics, snapshot.version)
+    )
+
+
+def _lines(rng: types.Range) -> tuple[int, int]:
+    last = rng.end.line
+    # A range ending at the start of a line does not include that line.
+    if last > rng.start.line and rng.end.character == 0:
+        last -= 1
+    return rng.start.line, last
+
+
+def targets(snapshot: Snapshot, params: types.CodeActionParams) -> list[FixTarget]:
+    """What the user asks to fix: Tide's diagnostics in the range, else the range's lines."""
+    found: list[FixTarget] = []
+    last_line = max(snapshot.line_count - 1, 0)
+    for diagnostic in params.context.diagnostics:
+        if diagnostic.source == SOURCE:
+            first, last = _lines(diagnostic.range)
+            found.append(FixTarget(snapshot, first, min(last, last_line), diagnostic.message))
+    if not found:
+        first, last = _lines(params.range)
+        if first > last_line:
+            return []
+        # A huge selection is bounded: the model sees at most one function's worth of lines.
+        last = min(last, last_line, first + MAX_FUNCTION_LINES - 1)
+        others = [d.message for d in params.context.diagnostics]
+        found.append(FixTarget(snapshot, first, last, others[0] if others else ""))
+    return found
+
+
+def _line_label(target: FixTarget) -> str:
+    if target.first_line == target.last_line:
+        return f"line {target.first_line + 1}"
+    return f"lines {target.first_line + 1}-{target.last_line + 1}"
+
+
+def _data(target: FixTarget, index: int | None = None) -> dict[str, Any]:
+    data = {
+        "uri": target.snapshot.uri,
+        "version": target.snapshot.version,
+        "first": target.first_line,
+        "last": target.last_line,
+        "message": target.message,
+    }
+    if index is not None:
+        data["index"] = index
+    return data
+
+
+def workspace_edit(server: "TideServer", snapshot: Snapshot, fix: Fix) -> types.WorkspaceEdit:
+    edit = types.TextEdit(server.lsp_range(snapshot, fix.start, fix.end), fix.text)
+    document = types.OptionalVersionedTextDocumentIdentifier(snapshot.uri, snapshot.version)
+    return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(document, [edit])])
+
+
+def code_actions(server: "TideServer", params: types.CodeActionParams) -> list[types.CodeAction]:
+    only = params.context.only
+    if only and not any(str(kind).startswith("quickfix") for kind in only):
+        return []
+    snapshot = server.snapshot(params.text_document.uri)
+    actions: list[types.CodeAction] = []
+    for target in targets(snapshot, params):
+        cached = server.fixes.cached_fixes(snapshot, target.first_line, target.last_line)
+        diagnostics = [d for d in params.context.diagnostics if d.source == SOURCE]
+        if cached is None:
+            actions.append(
+                types.CodeAction(
+                    title=f"Tide: find a fix for {_line_label(target)}",
+                    kind=types.CodeActionKind.QuickFix,
+                    diagnostics=diagnostics or None,
+                    data=_data(target),
+                )
+            )
+            continue
+        for index, fix in enumerate(cached):
+            actions.append(
+                types.CodeAction(
+                    title=fix.title,
+                    kind=types.CodeActionKind.QuickFix,
+                    diagnostics=diagnostics or None,
+                    is_preferred=index == 0,
+                    edit=workspace_edit(server, snapshot, fix),
+                )
+            )
+    return actions
+
+
+async def resolve(server: "TideServer", action: types.CodeAction) -> types.CodeAction:
+    data = action.data
+    if not isinstance(data, dict) or not {"uri", "version", "first", "last"} <= set(data):
+        raise JsonRpcInvalidParams("this code action was not made by Tide")
+    snapshot = server.snapshot(str(data["uri"]))
+    if snapshot.version != data["version"]:
+        raise ContentModified(
+            f"the document changed since this fix was offered (version {data['version']}, "
+            f"now {snapshot.version}); ask for fixes again"
+        )
+    first, last = int(data["first"]), int(data["last"])
+    if not 0 <= first <= last < max(snapshot.line_count, 1):
+        raise JsonRpcInvalidParams(f"lines {first}-{last} are outside the document")
+    target = FixTarget(snapshot, first, last, str(data.get("message") or ""))
+    try:
+        found = await server.fixes.fixes(target, server.settings)
+    except TideError as exc:
+        log.warning("no fix for %s %s: %s", snapshot.uri, _line_label(target), exc)
+        found = []
+    index = int(data.get("index", 0))
+    if index >= len(found):
+        server.tell(f"no verified fix found for {_line_label(target)}", types.MessageType.Info)
+        return action
+    fix = found[index]
+    action.edit = workspace_edit(server, snapshot, fix)
+    log.info("fix for %s %s: %s (%s)", snapshot.uri, _line_label(target), fix.title, fix.source)
+    return action

@@ -1,0 +1,150 @@
+"""Diagnostics and fixes kept off the completion path.
+
+Syntax problems come from the tree the document store already keeps, a short debounce after an
+edit. The model's "unlikely code" scores and fix searches run on the engine's worker as
+background work: any completion request preempts them within one batch of tokens, and they pick
+up again where they stopped once the user pauses.
+"""
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from ..config import Settings
+from ..documents import Snapshot
+from ..engines.base import Engine
+from ..scheduler import YIELDED, Scheduler, Superseded, Ticket
+from .candidates import Cancelled, Fix, FixFinder, FixTarget
+from .problems import Problem
+from .scoring import ScoreCache, code_scores, score_document
+from .syntax import syntax_problems
+from .unlikely import unlikely_lines
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+SYNTAX_DELAY_S = 0.3
+SCORE_DELAY_S = 1.0  # a pause in typing, beyond the syntax debounce, before the model scores
+RETRY_DELAY_S = 0.5
+
+Publish = Callable[[Snapshot, list[Problem]], None]
+
+
+async def in_background(scheduler: Scheduler, key: str, job: Callable[[Ticket], T]) -> T:
+    """Run `job` as background work, resuming it each time a request preempts it."""
+    while True:
+        try:
+            return await scheduler.run_background(key, job)
+        except Superseded as exc:
+            if str(exc) != YIELDED:
+                raise
+        await asyncio.sleep(RETRY_DELAY_S)
+
+
+class FixService:
+    """Per-document diagnostics tasks, and fix searches cached by document version and lines."""
+
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        engine: Callable[[], Awaitable[Engine | None]],
+        current: Callable[[str], Snapshot | None],
+        publish: Publish,
+    ) -> None:
+        self._scheduler = scheduler
+        self._engine = engine
+        self._current = current
+        self._publish = publish
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._scores = ScoreCache()
+        self._fixes: OrderedDict[tuple[str, int, int, int], list[Fix]] = OrderedDict()
+
+    def changed(self, snapshot: Snapshot, settings: Settings) -> None:
+        """A document opened or changed: (re)start its diagnostics after a debounce."""
+        previous = self._tasks.pop(snapshot.uri, None)
+        if previous is not None:
+            previous.cancel()
+        if not settings.diagnostics:
+            return
+        task = asyncio.ensure_future(self._diagnose(snapshot, settings))
+        self._tasks[snapshot.uri] = task
+        task.add_done_callback(_log_failure)
+
+    def closed(self, uri: str) -> None:
+        task = self._tasks.pop(uri, None)
+        if task is not None:
+            task.cancel()
+        for key in [k for k in self._fixes if k[0] == uri]:
+            del self._fixes[key]
+
+    def cancel_all(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        self._tasks.clear()
+
+    def _still_current(self, snapshot: Snapshot) -> bool:
+        now = self._current(snapshot.uri)
+        return now is not None and now.version == snapshot.version
+
+    async def _diagnose(self, snapshot: Snapshot, settings: Settings) -> None:
+        await asyncio.sleep(SYNTAX_DELAY_S)
+        problems = syntax_problems(snapshot.tree, snapshot.text) if snapshot.tree else []
+        if not self._still_current(snapshot):
+            return
+        self._publish(snapshot, problems)
+        if settings.unlikely_severity == "off" or not snapshot.text.strip():
+            return
+        await asyncio.sleep(SCORE_DELAY_S)
+        engine = await self._engine()
+        if engine is None:
+            return
+        key = f"score:{snapshot.uri}"
+        try:
+            scores = await in_background(
+                self._scheduler,
+                key,
+                lambda t: score_document(engine, snapshot, self._scores, t.is_cancelled),
+            )
+        except Superseded:
+            return
+        if scores is None or not self._still_current(snapshot):
+            return
+        unlikely = unlikely_lines(
+            snapshot.text, code_scores(snapshot, scores), severity=settings.unlikely_severity
+        )
+        self._publish(snapshot, problems + unlikely)
+
+    async def fixes(self, target: FixTarget, settings: Settings) -> list[Fix]:
+        """Verified fixes for the target, best first; cached for this document version."""
+        snapshot = target.snapshot
+        key = (snapshot.uri, snapshot.version, target.first_line, target.last_line)
+        cached = self._fixes.get(key)
+        if cached is not None:
+            return cached
+        engine = await self._engine()
+        if engine is None:
+            return []
+        finder = FixFinder(engine, verify=settings.verify_fixes)
+
+        def job(ticket: Ticket) -> list[Fix]:
+            try:
+                return finder.find(target, ticket.is_cancelled)
+            except Cancelled as exc:
+                raise Superseded(ticket.reason) from exc
+
+        found = await in_background(self._scheduler, f"fix:{snapshot.uri}", job)
+        self._fixes[key] = found
+        while len(self._fixes) > 64:
+            self._fixes.popitem(last=False)
+        return found
+
+    def cached_fixes(self, snapshot: Snapshot, first: int, last: int) -> list[Fix] | None:
+        return self._fixes.get((snapshot.uri, snapshot.version, first, last))
+
+
+def _log_failure(task: "asyncio.Task[None]") -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("diagnostics failed", exc_info=task.exception())

@@ -1,0 +1,184 @@
+"""Diagnostics and verified quick fixes from the real server and the real model."""
+
+import ast
+import asyncio
+import json
+import subprocess
+import sys
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+
+from tests.conftest import ROOT, lsp_session, open_doc
+
+pytestmark = pytest.mark.model
+
+IS_EVEN = '''def is_even(n: int) -> bool:
+    """Return True when n is even.
+
+    >>> is_even(4)
+    True
+    >>> is_even(7)
+    False
+    """
+    return n % 2 == 1
+'''
+BUG_LINE = 8
+BROKEN = "def area(w, h):\n    return (w * h\n\nprint(area(2, 3))\n"
+
+
+async def diagnostics_for(client, uri: str, version: int, publishes: int = 1, timeout=240):
+    """The diagnostics of `version` once the server has published them `publishes` times."""
+    seen: list[list[types.Diagnostic]] = []
+
+    async def collect():
+        while len(seen) < publishes:
+            params = await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+            if params.uri == uri and params.version == version:
+                seen.append(list(params.diagnostics))
+
+    await asyncio.wait_for(collect(), timeout)
+    return seen[-1]
+
+
+def code_action_params(uri, line, diagnostics=(), end_line=None):
+    end = types.Position(end_line if end_line is not None else line, 10**4)
+    return types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        range=types.Range(types.Position(line, 0), end),
+        context=types.CodeActionContext(diagnostics=list(diagnostics)),
+    )
+
+
+def apply_edit(text: str, edit: types.WorkspaceEdit) -> str:
+    lines = text.split("\n")
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line) + 1)
+    (change,) = edit.document_changes
+    for e in sorted(change.edits, key=lambda e: (e.range.start.line, e.range.start.character))[
+        ::-1
+    ]:
+        a = offsets[e.range.start.line] + e.range.start.character
+        b = offsets[e.range.end.line] + e.range.end.character
+        text = text[:a] + e.new_text + text[b:]
+    return text
+
+
+async def test_syntax_errors_are_published_with_precise_ranges(model_path):
+    uri = "file:///tmp/tide-e2e/broken.py"
+    async with lsp_session(init={"unlikelySeverity": "off"}) as client:
+        open_doc(client, uri, BROKEN)
+        diagnostics = await diagnostics_for(client, uri, 1)
+    errors = [d for d in diagnostics if d.severity == types.DiagnosticSeverity.Error]
+    assert errors, diagnostics
+    assert all(d.source == "tide" for d in errors)
+    assert any("never closed" in d.message for d in errors), [d.message for d in errors]
+    assert errors[0].range.start.line == 1
+
+
+async def test_unlikely_line_is_flagged_and_fixed(model_path):
+    uri = "file:///tmp/tide-e2e/is_even.py"
+    async with lsp_session() as client:
+        caps = client.init_result.capabilities
+        assert caps.code_action_provider.resolve_provider is True
+        open_doc(client, uri, IS_EVEN)
+        diagnostics = await diagnostics_for(client, uri, 1, publishes=2)
+        flagged = [d for d in diagnostics if d.code == "unlikely"]
+        assert [d.range.start.line for d in flagged][:1] == [BUG_LINE], flagged
+        assert flagged[0].severity == types.DiagnosticSeverity.Hint
+
+        actions = await client.text_document_code_action_async(
+            code_action_params(uri, BUG_LINE, flagged[:1])
+        )
+        assert len(actions) == 1 and actions[0].edit is None  # the lightbulb does not wait
+        assert actions[0].kind == types.CodeActionKind.QuickFix
+        resolved = await client.code_action_resolve_async(actions[0])
+        assert resolved.edit is not None
+        fixed = apply_edit(IS_EVEN, resolved.edit)
+        assert fixed != IS_EVEN
+        ast.parse(fixed)
+        namespace: dict = {}
+        exec(compile(fixed, "is_even.py", "exec"), namespace)
+        assert namespace["is_even"](4) is True and namespace["is_even"](7) is False
+
+        # Asked again, the verified fixes are listed with the change in their titles.
+        again = await client.text_document_code_action_async(
+            code_action_params(uri, BUG_LINE, flagged[:1])
+        )
+        assert again and all(a.edit is not None for a in again)
+        assert all(a.title.startswith("Tide: ") for a in again)
+        for action in again:
+            ast.parse(apply_edit(IS_EVEN, action.edit))
+
+
+async def test_stale_and_foreign_resolves_are_refused(model_path):
+    uri = "file:///tmp/tide-e2e/stale.py"
+    async with lsp_session(init={"unlikelySeverity": "off"}) as client:
+        open_doc(client, uri, IS_EVEN)
+        (action,) = await client.text_document_code_action_async(code_action_params(uri, BUG_LINE))
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+                content_changes=[types.TextDocumentContentChangeWholeDocument(text="x = 1\n")],
+            )
+        )
+        with pytest.raises(JsonRpcException) as stale:
+            await client.code_action_resolve_async(action)
+        assert "changed since" in str(stale.value)
+        foreign = types.CodeAction(title="someone else's", data={"id": 7})
+        with pytest.raises(JsonRpcException) as refused:
+            await client.code_action_resolve_async(foreign)
+        assert "not made by Tide" in str(refused.value)
+        # Still serving.
+        actions = await client.text_document_code_action_async(code_action_params(uri, 0))
+        assert actions
+
+
+async def test_huge_range_is_bounded(model_path):
+    uri = "file:///tmp/tide-e2e/huge.py"
+    text = "".join(f"value_{i} = {i}\n" for i in range(5000))
+    async with lsp_session(init={"unlikelySeverity": "off"}) as client:
+        open_doc(client, uri, text)
+        (action,) = await client.text_document_code_action_async(
+            code_action_params(uri, 0, end_line=4999)
+        )
+        assert action.data["last"] - action.data["first"] < 200
+
+
+async def test_diagnostics_can_be_turned_off(model_path):
+    uri = "file:///tmp/tide-e2e/quiet.py"
+    async with lsp_session(init={"diagnostics": False}) as client:
+        open_doc(client, uri, BROKEN)
+        with pytest.raises(asyncio.TimeoutError):
+            await diagnostics_for(client, uri, 1, timeout=3)
+
+
+def test_fix_command_prints_ranked_fixes(model_path, tmp_path):
+    source = tmp_path / "is_even.py"
+    source.write_text(IS_EVEN)
+    run = subprocess.run(
+        [sys.executable, "-m", "lsp_server", "fix", f"{source}:{BUG_LINE + 1}", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["fixes"], report
+    first = report["fixes"][0]
+    assert first["title"].startswith("Tide: ")
+    assert first["edit"]["start"][0] == BUG_LINE + 1
+
+
+def test_fix_command_rejects_a_bad_location(tmp_path):
+    run = subprocess.run(
+        [sys.executable, "-m", "lsp_server", "fix", "nowhere.py"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert run.returncode != 0
+    assert "FILE:LINE" in run.stderr
