@@ -102,7 +102,11 @@ def naive_fix(engine, problem: dict, code: str) -> str:
     prompt = engine.chat_prompt("You are a helpful coding assistant.", user)
     stats = GenerationStats()
     params = GenerationParams(max_tokens=768, background=True)
-    answer = "".join(engine.stream(prompt, params, lambda: False, stats))
+    answer = ""
+    for piece in engine.stream(prompt, params, lambda: False, stats):
+        answer += piece
+        if _FENCE.search(answer):
+            break
     block = _FENCE.search(answer)
     return block.group(1) if block else answer
 

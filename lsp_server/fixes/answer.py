@@ -107,3 +107,9 @@ def _default_check(language_id: str) -> Callable[[str], bool] | None:
         return not tree.root_node.has_error
 
     return parses_cleanly
+
+
+def block_closed(answer: str) -> bool:
+    """True once the answer holds a complete fenced block: generation can stop there."""
+    fences = [line for line in answer.splitlines() if _FENCE.fullmatch(line.strip())]
+    return len(fences) >= 2

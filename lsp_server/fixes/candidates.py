@@ -16,7 +16,7 @@ from ..errors import TideError
 from ..languages import parser_for
 from ..postprocess import LineCut
 from ..prompts import build_prompt
-from .answer import extract_code
+from .answer import block_closed, extract_code
 from .minimal_edit import describe_change, minimal_edit, reindent
 from .verify import verify_fix
 
@@ -119,7 +119,7 @@ class FixFinder:
         try:
             for piece in pieces:
                 text += piece
-                if cut is not None and cut.feed(piece):
+                if cut.feed(piece) if cut is not None else block_closed(text):
                     break
         finally:
             pieces.close()

@@ -150,3 +150,11 @@ def test_plain_text_documents_take_untagged_blocks_only() -> None:
 
 def test_inline_triple_backticks_are_not_a_fence() -> None:
     assert extract_code("Use ```x = 1``` here", "python") is None
+
+
+def test_block_closed_tells_when_generation_can_stop() -> None:
+    from lsp_server.fixes.answer import block_closed
+
+    assert not block_closed("Here is the fix:\n```python\ndef f():\n")
+    assert block_closed("Here is the fix:\n```python\ndef f():\n    return 1\n```")
+    assert not block_closed("no code at all")
