@@ -161,6 +161,13 @@ async def tide_fix(editor: ScriptedEditor, problem: dict, path: Path) -> dict:
     record["fix_parses"] = parses(fixed) if fixed != text else None
     record["tide_pass"] = passes(problem, fixed)
     editor.close(uri)
+    # The same function without its bug: how often Tide flags correct code.
+    correct = problem["prompt"] + problem["canonical_solution"]
+    path.write_text(correct)
+    editor.open(uri, correct, "python")
+    clean = await editor.wait_diagnostics(uri, publishes=2)
+    record["false_flags"] = sum(d.code == "unlikely" for d in clean)
+    editor.close(uri)
     return record
 
 
@@ -229,6 +236,7 @@ def summarize(records: list[dict], args: argparse.Namespace) -> None:
         "problems": len(records),
         "localization_top3_pct": _pct([r["localized"] for r in records]),
         "flagged_pct": _pct([bool(r["suspects"]) for r in records]),
+        "correct_code_flagged_pct": _pct([r["false_flags"] > 0 for r in records]),
         "fix_offered_pct": _pct([bool(r.get("fix_offered")) for r in records]),
         "offered_fixes": sum(r.get("offered", 0) for r in records),
         "offered_fixes_parse_pct": round(

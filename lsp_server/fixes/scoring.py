@@ -81,8 +81,12 @@ def score_document(
 
 
 def code_scores(snapshot: Snapshot, scores: list[TokenScore]) -> list[TokenScore]:
-    """The scores of code tokens only: prose (comments, docstrings and other multi-line
-    strings) is always surprising to the model and says nothing about bugs."""
+    """The scores of the tokens that can hold a bug the model would notice.
+
+    Left out: prose (comments, docstrings and other multi-line strings), imports, and the
+    headers of definitions (`def name(params) -> type:`). All are surprising to the model by
+    nature, new names above all, and say nothing about bugs.
+    """
     if snapshot.tree is None or snapshot.language is None:
         return scores
     prose = set(snapshot.language.comment_types)
@@ -91,11 +95,16 @@ def code_scores(snapshot: Snapshot, scores: list[TokenScore]) -> list[TokenScore
     stack = [snapshot.tree.root_node]
     while stack:
         node = stack.pop()
-        if node.type in prose or (
-            node.type in strings and node.start_point.row != node.end_point.row
+        if (
+            node.type in prose
+            or "import" in node.type
+            or (node.type in strings and node.start_point.row != node.end_point.row)
         ):
             spans.append((node.start_byte, node.end_byte))
             continue
+        body = node.child_by_field_name("body")
+        if body is not None and _is_definition(node.type):
+            spans.append((node.start_byte, body.start_byte))
         stack.extend(node.children)
     if not spans:
         return scores
@@ -109,3 +118,7 @@ def code_scores(snapshot: Snapshot, scores: list[TokenScore]) -> list[TokenScore
             continue
         kept.append(score)
     return kept
+
+
+def _is_definition(node_type: str) -> bool:
+    return any(word in node_type for word in ("function", "class", "method", "def"))

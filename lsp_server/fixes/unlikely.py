@@ -46,7 +46,7 @@ def unlikely_lines(
     *,
     threshold: float = 3.5,
     min_surprise: float = 5.0,
-    certain: float = 9.0,
+    certain: float = 6.0,
     max_flags: int = 3,
     severity: Severity = "hint",
     line_comment: str | None = None,
@@ -55,8 +55,9 @@ def unlikely_lines(
 
     threshold is the robust z-score a line needs, min_surprise the worst-token surprisal (nats)
     it needs too. A line whose surprise reaches `certain` (a token the model gave less than
-    1 chance in 8,000) is flagged without the comparison, which short functions, with too
-    few lines for a median, need. Lines that start with line_comment, when given, are not
+    1 chance in 400; chosen on a HumanEvalFix sample, see BENCHMARKS.md) is flagged without
+    the comparison, which short functions, with too few lines for a median, need. Lines that
+    start with line_comment, when given, are not
     judged: prose is always surprising. The most suspicious line comes first.
     """
     starts = _line_starts(text)

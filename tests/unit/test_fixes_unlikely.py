@@ -73,7 +73,7 @@ def test_surprise_below_the_absolute_floor_is_not_flagged() -> None:
 def test_threshold_is_configurable() -> None:
     scores = tokenize(CODE, {"==": -6.0})
     assert unlikely_lines(CODE, scores)
-    assert unlikely_lines(CODE, scores, threshold=50.0) == []
+    assert unlikely_lines(CODE, scores, threshold=50.0, certain=50.0) == []
 
 
 def test_at_most_max_flags_most_suspicious_first() -> None:
@@ -114,7 +114,7 @@ def test_comment_lines_are_skipped_when_asked() -> None:
 
 def test_too_few_lines_are_judged_only_on_certain_surprises() -> None:
     text = "x = 1\ny = 2\nz = x / 0\n"
-    assert unlikely_lines(text, tokenize(text, {"0": -8.0})) == []
+    assert unlikely_lines(text, tokenize(text, {"0": -5.5})) == []
     (flag,) = unlikely_lines(text, tokenize(text, {"0": -12.0}))
     assert text[flag.start : flag.end] == "z = x / 0"
     assert ranked_suspect_lines(text, tokenize(text, {"0": -12.0}))[0] == 2
