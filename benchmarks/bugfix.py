@@ -101,7 +101,7 @@ def naive_fix(engine, problem: dict, code: str) -> str:
     user = f"Fix bugs in {problem['entry_point']}.\n```python\n{code}\n```"
     prompt = engine.chat_prompt("You are a helpful coding assistant.", user)
     stats = GenerationStats()
-    params = GenerationParams(max_tokens=768, background=True)
+    params = GenerationParams(max_tokens=512, background=True)
     answer = ""
     for piece in engine.stream(prompt, params, lambda: False, stats):
         answer += piece

@@ -1,9 +1,10 @@
-"""One completion, top to bottom: window -> prompt -> engine -> cut -> edit.
+"""One completion, top to bottom: trigger -> window -> prompt -> engine -> cut -> edit.
 
 Runs on the scheduler's worker with an immutable document snapshot; knows nothing of LSP.
 """
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -12,11 +13,20 @@ from .config import Settings
 from .context.window import LineTokenCounter, cursor_window
 from .documents import Snapshot
 from .engines.base import Engine, GenerationParams, GenerationStats
-from .postprocess import Edit, LineCut, line_around, make_edit
-from .prompts import build_prompt
+from .languages import parser_for
+from .postprocess import Edit, line_around, make_edit
+from .prompts import ContextFile, build_prompt
 from .scheduler import Superseded, Ticket
+from .triggers import decide
+from .truncation import SyntaxCut
 
 log = logging.getLogger(__name__)
+
+# What token healing backs the prompt off by: the partial word before the cursor with the
+# space before it (BPE vocabularies glue a space to the word after it: " a", " print"), or
+# trailing spaces and indentation, which the model would otherwise repeat.
+_HEALABLE = re.compile(r"(?: ?[A-Za-z_]\w{0,31}|[ \t]+)$")
+SAMPLE_TEMPERATURE = 0.6
 
 
 @dataclass(frozen=True)
@@ -24,6 +34,17 @@ class CompletionRequest:
     snapshot: Snapshot
     cursor: int  # code-point offset into snapshot.text
     settings: Settings
+    invoked: bool = False  # the user asked explicitly (not as-you-type)
+    files: tuple[ContextFile, ...] = ()  # other files' snippets, shown ahead of the window
+    path: str | None = None  # the document's workspace-relative path, for the prompt
+    repo: str = ""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    edit: Edit
+    text: str  # what the suggestion inserts at the cursor
+    logprob: float  # mean per generated token
 
 
 @dataclass(frozen=True)
@@ -33,6 +54,9 @@ class CompletionResult:
     engine_ms: float
     stats: GenerationStats = field(default_factory=GenerationStats)
     text: str = ""  # what the suggestion inserts at the cursor
+    alternatives: tuple[Candidate, ...] = ()  # further ranked candidates, for cycling
+    discarded: int = 0  # characters generated and thrown away by the cut
+    reason: str = ""  # why there is no suggestion, when there is none
 
 
 def skip_reason(snapshot: Snapshot, settings: Settings) -> str | None:
@@ -44,6 +68,33 @@ def skip_reason(snapshot: Snapshot, settings: Settings) -> str | None:
     if "\x00" in snapshot.text:
         return "the document holds binary content"
     return None
+
+
+class _Healed:
+    """Feeds a cut the generated text past the word the prompt was backed off by."""
+
+    def __init__(self, cut: SyntaxCut, heal: str) -> None:
+        self.cut = cut
+        self.heal = heal
+        self.head = ""
+        self.broken = False  # the model did not re-type the word (it ended first)
+
+    def feed(self, piece: str) -> bool:
+        if len(self.head) < len(self.heal):
+            self.head += piece
+            if len(self.head) < len(self.heal):
+                return False
+            if not self.head.startswith(self.heal):
+                self.broken = True
+                return True
+            piece = self.head[len(self.heal) :]
+        return self.cut.feed(piece) if piece else False
+
+    @property
+    def text(self) -> str:
+        if self.broken or len(self.head) < len(self.heal):
+            return ""
+        return self.cut.text
 
 
 class Completer:
@@ -58,7 +109,7 @@ class Completer:
         start = time.perf_counter()
         snapshot, cursor = request.snapshot, request.cursor
         rest = self.type_through.lookup(snapshot.uri, snapshot.text, cursor)
-        if rest is not None:
+        if rest is not None and not request.invoked:
             line_prefix, line_suffix = line_around(snapshot.text, cursor)
             after = snapshot.text[cursor : cursor + AFTER_CHARS]
             edit = make_edit(cursor, line_prefix, line_suffix, after, rest)
@@ -66,7 +117,11 @@ class Completer:
             log.info("complete %s v%d: typed through, %r", snapshot.uri, snapshot.version, rest)
             stats = GenerationStats(stop_reason="typed-through")
             return CompletionResult(edit, self.engine.model_name, engine_ms, stats, rest)
-        result = self._generate(request, ticket, start)
+        trigger = decide(snapshot, cursor, request.invoked)
+        if not trigger.complete:
+            log.info("complete %s v%d: skipped, %s", snapshot.uri, snapshot.version, trigger.reason)
+            return CompletionResult(None, self.engine.model_name, 0.0, reason=trigger.reason)
+        result = self._generate(request, ticket, start, trigger.multiline)
         shown = result.edit is not None
         self.type_through.remember(
             snapshot.uri, snapshot.text, cursor, result.text if shown else ""
@@ -74,12 +129,15 @@ class Completer:
         return result
 
     def _generate(
-        self, request: CompletionRequest, ticket: Ticket, start: float
+        self, request: CompletionRequest, ticket: Ticket, start: float, multiline: bool
     ) -> CompletionResult:
         settings = request.settings
-        text = request.snapshot.text
+        snapshot = request.snapshot
+        text = snapshot.text
+        files_tokens = sum(self.engine.count_tokens(f.path + f.text) + 2 for f in request.files)
         # The prompt and the completion share the engine's context; a budget beyond it is cut.
-        budget = min(settings.context_budget, self.engine.n_ctx - settings.max_tokens - 16)
+        room = self.engine.n_ctx - settings.max_tokens - 16 - files_tokens
+        budget = max(min(settings.context_budget, room), 32)
         window = cursor_window(
             text,
             request.cursor,
@@ -87,37 +145,96 @@ class Completer:
             self._count_line,
             suffix_share=settings.suffix_share,
         )
-        prompt = build_prompt(self.engine.template, window.prefix, window.suffix)
-        window_ms = (time.perf_counter() - start) * 1000
-        cut = LineCut(prompt.stops, settings.max_lines)
-        stats = GenerationStats()
-        params = GenerationParams(max_tokens=settings.max_tokens)
-        pieces = self.engine.stream(prompt, params, ticket.is_cancelled, stats)
-        try:
-            for piece in pieces:
-                if cut.feed(piece):
-                    break
-        finally:
-            pieces.close()
-        if stats.stop_reason == "cancelled":
-            raise Superseded(ticket.reason)
         line_prefix, line_suffix = line_around(text, request.cursor)
-        edit = make_edit(request.cursor, line_prefix, line_suffix, window.suffix, cut.text)
+        heal = _heal_word(line_prefix, line_suffix)
+        language = snapshot.language
+        prompt = build_prompt(
+            self.engine.template,
+            window.prefix[: len(window.prefix) - len(heal)],
+            window.suffix,
+            files=request.files,
+            path=request.path,
+            repo=request.repo,
+            line_comment=language.line_comment if language else None,
+        )
+        window_ms = (time.perf_counter() - start) * 1000
+        parser = parser_for(language) if language is not None else None
+        max_lines = settings.max_lines if multiline else 1
+        samples = settings.candidates if request.invoked else 1
+        candidates: list[Candidate] = []
+        first_stats = GenerationStats()
+        discarded = 0
+        for sample in range(samples):
+            stats = first_stats if sample == 0 else GenerationStats()
+            cut = SyntaxCut(
+                text[: request.cursor], window.suffix, language, parser, prompt.stops, max_lines
+            )
+            healed = _Healed(cut, heal)
+            params = GenerationParams(
+                max_tokens=settings.max_tokens,
+                temperature=0.0 if sample == 0 else SAMPLE_TEMPERATURE,
+                seed=sample,
+                heal=heal,
+            )
+            pieces = self.engine.stream(prompt, params, ticket.is_cancelled, stats)
+            try:
+                for piece in pieces:
+                    if healed.feed(piece):
+                        break
+            finally:
+                pieces.close()
+            if stats.stop_reason == "cancelled":
+                raise Superseded(ticket.reason)
+            if sample == 0:
+                discarded = cut.discarded
+            completion = healed.text
+            edit = make_edit(request.cursor, line_prefix, line_suffix, window.suffix, completion)
+            if edit is not None and all(c.edit != edit for c in candidates):
+                mean = stats.logprob / max(stats.generated_tokens, 1)
+                candidates.append(Candidate(edit, completion, mean))
+        # The greedy answer stays first: it is what as-you-type shows and what type-through
+        # remembers; the samples follow, most likely first.
+        ranked = candidates[:1] + sorted(candidates[1:], key=lambda c: -c.logprob)
+        best = ranked[0] if ranked else None
         engine_ms = (time.perf_counter() - start) * 1000
         log.info(
-            "complete %s v%d: window %.0fms (%d+%d tok), prompt %d tok (%d reused, %d run) "
-            "%.0fms, generate %d tok %.0fms, %s",
-            request.snapshot.uri,
-            request.snapshot.version,
+            "complete %s v%d: window %.0fms (%d+%d tok, %d in files), prompt %d tok "
+            "(%d reused, %d run) %.0fms, generate %d tok %.0fms, %d chars cut, %s%s",
+            snapshot.uri,
+            snapshot.version,
             window_ms,
             window.prefix_tokens,
             window.suffix_tokens,
-            stats.prompt_tokens,
-            stats.reused_tokens,
-            stats.evaluated_tokens,
-            stats.prompt_ms,
-            stats.generated_tokens,
-            stats.generate_ms,
-            "no suggestion" if edit is None else repr(edit.text),
+            files_tokens,
+            first_stats.prompt_tokens,
+            first_stats.reused_tokens,
+            first_stats.evaluated_tokens,
+            first_stats.prompt_ms,
+            first_stats.generated_tokens,
+            first_stats.generate_ms,
+            discarded,
+            "no suggestion" if best is None else repr(best.edit.text),
+            f" (+{len(ranked) - 1} alternatives)" if len(ranked) > 1 else "",
         )
-        return CompletionResult(edit, self.engine.model_name, engine_ms, stats, cut.text)
+        return CompletionResult(
+            best.edit if best else None,
+            self.engine.model_name,
+            engine_ms,
+            first_stats,
+            best.text if best else "",
+            tuple(ranked[1:]),
+            discarded,
+        )
+
+
+def _heal_word(line_prefix: str, line_suffix: str) -> str:
+    """The text before the cursor to back the prompt off by, if any.
+
+    Only a word at its end (nothing word-like after the cursor): the model then re-types it
+    from a token boundary, so `pri|` becomes `print(` instead of a token that never follows
+    "pri" in training data, and an indented blank line does not get one space too many.
+    """
+    if line_suffix[:1].isalnum() or line_suffix[:1] == "_":
+        return ""
+    match = _HEALABLE.search(line_prefix)
+    return match.group() if match else ""

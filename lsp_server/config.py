@@ -23,8 +23,13 @@ class Settings:
     # giving the model ~30 lines above the cursor; see BENCHMARKS.md for the figures.
     context_budget: int = 512
     suffix_share: float = 0.2
-    max_tokens: int = 48
-    max_lines: int = 1
+    # Tokens of other files' definitions and related snippets, ahead of the window; 0 is off.
+    cross_file_budget: int = 256
+    max_tokens: int = 128
+    # Lines a completion may span where the syntax asks for a block (after `def ...:`, `{`);
+    # elsewhere a completion is one line.
+    max_lines: int = 8
+    candidates: int = 3  # suggestions to rank when the user asks explicitly, for cycling
     threads: int = 0  # 0 = one per core, at most 8
     # The engine's context window (KV cache size): 2048 holds the default budget several times
     # over and keeps the KV cache at 24 MiB; a larger budget is cut to fit it.
@@ -88,8 +93,10 @@ _RULES: dict[str, _Rule] = {
     "disabledLanguages": _Rule("disabled_languages", list, _strings, tuple),
     "contextBudget": _Rule("context_budget", int, _int_range(32, 32768)),
     "suffixShare": _Rule("suffix_share", (int, float), _share, float),
+    "crossFileBudget": _Rule("cross_file_budget", int, _int_range(0, 16384)),
     "maxTokens": _Rule("max_tokens", int, _int_range(1, 1024)),
     "maxLines": _Rule("max_lines", int, _int_range(1, 200)),
+    "candidates": _Rule("candidates", int, _int_range(1, 8)),
     "threads": _Rule("threads", int, _int_range(0, 256)),
     "contextLength": _Rule("context_length", int, _int_range(256, 131072)),
     "logLevel": _Rule("log_level", str, _level, str.lower),

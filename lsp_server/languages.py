@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import Literal
 
 import tree_sitter
 import tree_sitter_c
@@ -34,6 +35,92 @@ class LanguageInfo:
     string_types: tuple[str, ...]
     comment_types: tuple[str, ...]
     stop_sequences: tuple[str, ...] = ()
+    # Tokens that open a body when they end a line; a node type here means its last token.
+    opener_tokens: tuple[str, ...] = ()
+    # Words that end a block the way a closing bracket does.
+    closing_keywords: tuple[str, ...] = ()
+    # The delimiters of a block comment, which unlike a line comment can end mid-line.
+    block_comment: tuple[str, str] | None = None
+    # Code nodes inside a string (f-string fields, template substitutions).
+    interpolation_types: tuple[str, ...] = ()
+    # Tree-sitter queries over a file's imports and its definitions; empty when Tide has none.
+    # Import captures: @module (what is imported from), @name (the symbol), @alias (the local
+    # name), @wildcard and @default (flags). Definition captures: @name, and the definition
+    # node as @definition.KIND; nested definitions match too and callers keep the top level.
+    import_query: str = ""
+    definition_query: str = ""
+
+
+QueryKind = Literal["imports", "definitions"]
+
+_PY_IMPORTS = """
+(import_statement name: (dotted_name) @module)
+(import_statement name: (aliased_import name: (dotted_name) @module alias: (identifier) @alias))
+(import_from_statement module_name: (_) @module name: (dotted_name) @name)
+(import_from_statement
+  module_name: (_) @module
+  name: (aliased_import name: (dotted_name) @name alias: (identifier) @alias))
+(import_from_statement module_name: (_) @module (wildcard_import) @wildcard)
+"""
+_PY_DEFINITIONS = """
+(function_definition name: (identifier) @name) @definition.function
+(class_definition name: (identifier) @name) @definition.class
+(expression_statement (assignment left: (identifier) @name)) @definition.variable
+"""
+_JS_IMPORTS = """
+(import_statement
+  (import_clause
+    (named_imports (import_specifier name: (identifier) @name alias: (identifier)? @alias)))
+  source: (string (string_fragment) @module))
+(import_statement
+  (import_clause (identifier) @alias @default)
+  source: (string (string_fragment) @module))
+(import_statement
+  (import_clause (namespace_import (identifier) @alias))
+  source: (string (string_fragment) @module))
+(variable_declarator
+  name: (identifier) @alias
+  value: (call_expression
+    function: (identifier) @_require
+    arguments: (arguments . (string (string_fragment) @module)))
+  (#eq? @_require "require"))
+(variable_declarator
+  name: (object_pattern
+    [(shorthand_property_identifier_pattern) @name
+     (pair_pattern key: (property_identifier) @name value: (identifier) @alias)])
+  value: (call_expression
+    function: (identifier) @_require
+    arguments: (arguments . (string (string_fragment) @module)))
+  (#eq? @_require "require"))
+"""
+_JS_DEFINITIONS = """
+(function_declaration name: (identifier) @name) @definition.function
+(generator_function_declaration name: (identifier) @name) @definition.function
+(class_declaration name: (_) @name) @definition.class
+(lexical_declaration (variable_declarator name: (identifier) @name) @definition.variable)
+(variable_declaration (variable_declarator name: (identifier) @name) @definition.variable)
+"""
+_TS_DEFINITIONS = f"""{_JS_DEFINITIONS}
+(function_signature name: (identifier) @name) @definition.function
+(abstract_class_declaration name: (type_identifier) @name) @definition.class
+(interface_declaration name: (type_identifier) @name) @definition.interface
+(type_alias_declaration name: (type_identifier) @name) @definition.type
+(enum_declaration name: (identifier) @name) @definition.enum
+"""
+_GO_IMPORTS = """
+(import_spec name: (package_identifier) @alias path: (_) @module)
+(import_spec name: (dot) @wildcard path: (_) @module)
+(import_spec !name path: (_) @module)
+"""
+_GO_DEFINITIONS = """
+(function_declaration name: (identifier) @name) @definition.function
+(method_declaration name: (field_identifier) @name) @definition.method
+(type_declaration (type_spec name: (type_identifier) @name) @definition.type)
+(type_declaration (type_alias name: (type_identifier) @name) @definition.type)
+(const_declaration (const_spec name: (identifier) @name) @definition.const)
+(var_declaration (var_spec name: (identifier) @name) @definition.variable)
+(var_declaration (var_spec_list (var_spec name: (identifier) @name) @definition.variable))
+"""
 
 
 _JS_BLOCKS = ("statement_block", "class_body", "switch_body")
@@ -44,6 +131,9 @@ _TS_BLOCKS = (*_JS_BLOCKS, "interface_body", "enum_body")
 _TS_STOPS = (*_JS_STOPS, "\ninterface ")
 _C_BLOCKS = ("compound_statement", "field_declaration_list", "enumerator_list")
 _C_STRINGS = ("string_literal", "char_literal", "concatenated_string", "system_lib_string")
+_C_COMMENT = ("/*", "*/")
+_BRACE = ("{",)
+_JS_OPENERS = ("{", "=>")
 
 _LANGUAGES = (
     LanguageInfo(
@@ -54,6 +144,10 @@ _LANGUAGES = (
         string_types=("string", "concatenated_string"),
         comment_types=("comment",),
         stop_sequences=("\nclass ", "\ndef ", "\nasync def ", "\nif __name__"),
+        import_query=_PY_IMPORTS,
+        definition_query=_PY_DEFINITIONS,
+        opener_tokens=(":",),
+        interpolation_types=("interpolation",),
     ),
     LanguageInfo(
         id="javascript",
@@ -63,6 +157,11 @@ _LANGUAGES = (
         string_types=_JS_STRINGS,
         comment_types=_JS_COMMENTS,
         stop_sequences=_JS_STOPS,
+        import_query=_JS_IMPORTS,
+        definition_query=_JS_DEFINITIONS,
+        opener_tokens=_JS_OPENERS,
+        block_comment=_C_COMMENT,
+        interpolation_types=("template_substitution",),
     ),
     LanguageInfo(
         id="typescript",
@@ -72,6 +171,11 @@ _LANGUAGES = (
         string_types=_JS_STRINGS,
         comment_types=_JS_COMMENTS,
         stop_sequences=_TS_STOPS,
+        import_query=_JS_IMPORTS,
+        definition_query=_TS_DEFINITIONS,
+        opener_tokens=_JS_OPENERS,
+        block_comment=_C_COMMENT,
+        interpolation_types=("template_substitution",),
     ),
     LanguageInfo(
         id="typescriptreact",
@@ -81,6 +185,11 @@ _LANGUAGES = (
         string_types=_JS_STRINGS,
         comment_types=_JS_COMMENTS,
         stop_sequences=_TS_STOPS,
+        import_query=_JS_IMPORTS,
+        definition_query=_TS_DEFINITIONS,
+        opener_tokens=_JS_OPENERS,
+        block_comment=_C_COMMENT,
+        interpolation_types=("template_substitution",),
     ),
     LanguageInfo(
         id="go",
@@ -90,6 +199,10 @@ _LANGUAGES = (
         string_types=("interpreted_string_literal", "raw_string_literal", "rune_literal"),
         comment_types=("comment",),
         stop_sequences=("\nfunc ", "\ntype "),
+        import_query=_GO_IMPORTS,
+        definition_query=_GO_DEFINITIONS,
+        opener_tokens=_BRACE,
+        block_comment=_C_COMMENT,
     ),
     LanguageInfo(
         id="rust",
@@ -105,6 +218,8 @@ _LANGUAGES = (
         string_types=("string_literal", "raw_string_literal", "char_literal"),
         comment_types=("line_comment", "block_comment"),
         stop_sequences=("\nfn ", "\npub fn ", "\nimpl "),
+        opener_tokens=_BRACE,
+        block_comment=_C_COMMENT,
     ),
     LanguageInfo(
         id="java",
@@ -121,6 +236,8 @@ _LANGUAGES = (
         ),
         string_types=("string_literal", "character_literal"),
         comment_types=("line_comment", "block_comment"),
+        opener_tokens=_BRACE,
+        block_comment=_C_COMMENT,
     ),
     LanguageInfo(
         id="c",
@@ -129,6 +246,8 @@ _LANGUAGES = (
         block_openers=_C_BLOCKS,
         string_types=_C_STRINGS,
         comment_types=("comment",),
+        opener_tokens=_BRACE,
+        block_comment=_C_COMMENT,
     ),
     LanguageInfo(
         id="cpp",
@@ -137,6 +256,8 @@ _LANGUAGES = (
         block_openers=(*_C_BLOCKS, "declaration_list"),
         string_types=(*_C_STRINGS, "raw_string_literal"),
         comment_types=("comment",),
+        opener_tokens=_BRACE,
+        block_comment=_C_COMMENT,
     ),
     LanguageInfo(
         id="lua",
@@ -146,6 +267,9 @@ _LANGUAGES = (
         string_types=("string",),
         comment_types=("comment",),
         stop_sequences=("\nfunction ", "\nlocal function "),
+        opener_tokens=("then", "do", "else", "repeat", "parameters"),
+        closing_keywords=("end", "until"),
+        block_comment=("--[[", "]]"),
     ),
 )
 
@@ -222,3 +346,14 @@ def parser_for(info: LanguageInfo) -> tree_sitter.Parser:
 @cache
 def _grammar(language_id: str) -> tree_sitter.Language:
     return tree_sitter.Language(_GRAMMARS[language_id]())
+
+
+def language_query(info: LanguageInfo, kind: QueryKind) -> tree_sitter.Query | None:
+    """The language's compiled import or definition query; None where Tide has none."""
+    source = info.import_query if kind == "imports" else info.definition_query
+    return _query(info.id, source) if source else None
+
+
+@cache
+def _query(language_id: str, source: str) -> tree_sitter.Query:
+    return tree_sitter.Query(_grammar(language_id), source)

@@ -5,6 +5,7 @@ instead of generating tokens only to throw them away.
 """
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 _WORD_TAIL = re.compile(r"\w+$")
@@ -19,11 +20,12 @@ class Edit:
     text: str
 
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-def _leading_break(text: str) -> str:
-    match = _LINE_BREAK.match(text)
+def leading_break(text: str) -> str:
+    """The line break `text` starts with, or ""."""
+    match = LINE_BREAK.match(text)
     return match.group() if match else ""
 
 
@@ -48,19 +50,19 @@ class LineCut:
             self.raw = self.raw[: min(found)]
             self.done = True
             return True
-        body = self.raw[len(_leading_break(self.raw)) :]
-        if len(_LINE_BREAK.findall(body)) >= self._max_lines:
+        body = self.raw[len(leading_break(self.raw)) :]
+        if len(LINE_BREAK.findall(body)) >= self._max_lines:
             self.done = True
         return self.done
 
     @property
     def text(self) -> str:
         """The completion cut to its lines, without trailing whitespace."""
-        lead = _leading_break(self.raw)
+        lead = leading_break(self.raw)
         body = self.raw[len(lead) :]
-        if _leading_break(body):
+        if leading_break(body):
             return ""
-        lines = _LINE_BREAK.split(body)[: self._max_lines]
+        lines = LINE_BREAK.split(body)[: self._max_lines]
         text = "\n".join(line.rstrip() for line in lines).rstrip()
         return lead + text if text else ""
 
@@ -74,7 +76,7 @@ def line_around(text: str, cursor: int) -> tuple[str, str]:
 
 
 def _first_line(text: str) -> str:
-    return _LINE_BREAK.split(text, 1)[0]
+    return LINE_BREAK.split(text, 1)[0]
 
 
 def repeats_suffix(completion: str, line_suffix: str, suffix: str) -> bool:
@@ -82,10 +84,10 @@ def repeats_suffix(completion: str, line_suffix: str, suffix: str) -> bool:
     stripped = completion.strip()
     if not stripped:
         return True
-    lead = _leading_break(completion)
+    lead = leading_break(completion)
     if lead:
         after = suffix[len(line_suffix) :]
-        after = after[len(_leading_break(after)) :]
+        after = after[len(leading_break(after)) :]
         return _first_line(after).strip() == stripped
     return line_suffix.strip().startswith(stripped)
 
@@ -94,26 +96,37 @@ _OPENERS = {"(": ")", "[": "]", "{": "}"}
 _CLOSERS = {v: k for k, v in _OPENERS.items()}
 
 
-def bracket_depth(text: str) -> int:
-    """Net unclosed brackets in `text`, skipping quoted strings; negative when it over-closes."""
+def bracket_trace(text: str) -> Iterator[tuple[int, int]]:
+    """Each bracket outside quoted strings: its index in `text` and the depth just after it.
+
+    A quote left open ends at the line break: few languages let a string span lines, and an
+    apostrophe in a comment must not hide every bracket after it.
+    """
     depth = 0
     quote = ""
     escaped = False
-    for ch in text:
+    for index, ch in enumerate(text):
         if quote:
             if escaped:
                 escaped = False
             elif ch == "\\":
                 escaped = True
-            elif ch == quote:
+            elif ch == quote or ch in "\r\n":
                 quote = ""
         elif ch in "\"'`":
             quote = ch
         elif ch in _OPENERS:
             depth += 1
+            yield index, depth
         elif ch in _CLOSERS:
             depth -= 1
-    return depth
+            yield index, depth
+
+
+def bracket_depth(text: str) -> int:
+    """Net unclosed brackets in `text`, skipping quoted strings; negative when it over-closes."""
+    depths = [depth for _, depth in bracket_trace(text)]
+    return depths[-1] if depths else 0
 
 
 def make_edit(
@@ -133,7 +146,7 @@ def make_edit(
     typed = line_prefix[len(line_prefix) - (cursor - start) :]
     rest = line_suffix.rstrip()
     end = cursor
-    if rest.strip() and not _LINE_BREAK.search(completion):
+    if rest.strip() and not LINE_BREAK.search(completion):
         before = bracket_depth(line_prefix + line_suffix)
         inserted = bracket_depth(line_prefix + completion + line_suffix)
         replaced = bracket_depth(line_prefix + completion)

@@ -27,6 +27,7 @@ from pygls.protocol import LanguageServerProtocol
 from . import __version__, fix_features
 from .completion import CompletionRequest, CompletionResult, skip_reason
 from .config import Settings, apply_settings, engine_changed, log_level_number
+from .context.service import ContextService, file_path
 from .documents import Change, DocumentStore, Pos, Snapshot
 from .engine_slot import EngineSlot, Status, model_label
 from .engines.base import Engine
@@ -83,6 +84,7 @@ class TideServer(LanguageServer):
         self.documents = DocumentStore(max_parse_bytes=1_000_000)
         self.scheduler = Scheduler()
         self.slot = EngineSlot(self.scheduler, self.send_status)
+        self.context = ContextService()
         self.fixes = FixService(
             self.scheduler,
             self.current_engine,
@@ -180,7 +182,9 @@ class TideServer(LanguageServer):
         except DocumentError as exc:
             raise JsonRpcInvalidParams(str(exc)) from exc
 
-    async def complete_at(self, uri: str, position: types.Position) -> CompletionResult | None:
+    async def complete_at(
+        self, uri: str, position: types.Position, invoked: bool = False
+    ) -> CompletionResult | None:
         """Shared by inline completion and completion: one pipeline run, or None."""
         started = time.perf_counter()
         snapshot = self.snapshot(uri)
@@ -196,7 +200,13 @@ class TideServer(LanguageServer):
             completer = await self.slot.get()
         except TideError as exc:
             raise JsonRpcInternalError(f"no model available: {exc}") from exc
-        request = CompletionRequest(snapshot, cursor, self.settings)
+        buffers = tuple((u, self.documents.get(u).text) for u in self.documents.uris())
+        files, path = self.context.files_for(
+            snapshot, cursor, buffers, self.settings.cross_file_budget, completer.engine
+        )
+        request = CompletionRequest(
+            snapshot, cursor, self.settings, invoked, files, path, self.context.repo
+        )
         try:
             result = await self.scheduler.run(uri, lambda t: completer.complete(request, t))
         except Superseded as exc:
@@ -231,6 +241,9 @@ def create_server(settings: Settings | None = None) -> TideServer:
     def initialize(ls: TideServer, params: types.InitializeParams) -> None:
         ls.documents.encoding = ls.workspace.position_encoding or "utf-16"
         ls.update_settings(params.initialization_options)
+        folders = params.workspace_folders or []
+        root = folders[0].uri if folders else params.root_uri
+        ls.context.open_workspace(file_path(root))
 
     @server.feature(types.INITIALIZED)
     def initialized(ls: TideServer, params: types.InitializedParams) -> None:
@@ -240,6 +253,7 @@ def create_server(settings: Settings | None = None) -> TideServer:
     async def shutdown(ls: TideServer, params: None) -> None:
         ls.scheduler.cancel_all("shutting down")
         ls.fixes.cancel_all()
+        ls.context.stop()
         await ls.slot.close()
 
     @server.feature(types.EXIT)
@@ -251,6 +265,7 @@ def create_server(settings: Settings | None = None) -> TideServer:
         doc = params.text_document
         snapshot = ls.documents.open(doc.uri, doc.language_id, doc.version, doc.text)
         ls.fixes.changed(snapshot, ls.settings)
+        ls.context.saved_or_opened(snapshot)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: TideServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -262,11 +277,16 @@ def create_server(settings: Settings | None = None) -> TideServer:
             ls.tell(f"ignored an edit to {doc.uri}: {exc}")
             return
         ls.fixes.changed(snapshot, ls.settings)
+        for change in changes:
+            if change.start is not None:
+                last = change.start.line + change.text.count("\n")
+                ls.context.changed(snapshot, change.start.line, last)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: TideServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.documents.close(params.text_document.uri)
         ls.fixes.closed(params.text_document.uri)
+        ls.context.closed(params.text_document.uri)
         ls.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(params.text_document.uri, [])
         )
@@ -285,15 +305,19 @@ def create_server(settings: Settings | None = None) -> TideServer:
         ls: TideServer, params: types.InlineCompletionParams
     ) -> types.InlineCompletionList:
         uri = params.text_document.uri
-        result = await ls.complete_at(uri, params.position)
+        invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+        result = await ls.complete_at(uri, params.position, invoked)
         if result is None or result.edit is None:
             return types.InlineCompletionList(items=[])
         snapshot = ls.snapshot(uri)
-        edit = result.edit
-        item = types.InlineCompletionItem(
-            insert_text=edit.text, range=ls.lsp_range(snapshot, edit.start, edit.end)
-        )
-        return types.InlineCompletionList(items=[item])
+        edits = [result.edit, *(c.edit for c in result.alternatives)]
+        items = [
+            types.InlineCompletionItem(
+                insert_text=edit.text, range=ls.lsp_range(snapshot, edit.start, edit.end)
+            )
+            for edit in edits
+        ]
+        return types.InlineCompletionList(items=items)
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions())
     async def completion(ls: TideServer, params: types.CompletionParams) -> types.CompletionList:

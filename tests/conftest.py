@@ -40,6 +40,7 @@ async def lsp_session(
     args: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
     init: dict | None = None,
+    root: Path = ROOT,
 ) -> AsyncIterator[LanguageClient]:
     """A real `tide-lsp` process driven by pytest-lsp's client with a real editor's capabilities."""
     config = ClientServerConfig(server_command=[*SERVER, *args], server_env=env)
@@ -55,7 +56,7 @@ async def lsp_session(
             types.InitializeParams(
                 capabilities=client_capabilities(client_name),
                 initialization_options=init,
-                root_uri=ROOT.as_uri(),
+                root_uri=root.as_uri(),
             )
         )
         yield client

@@ -56,7 +56,30 @@ def test_every_language_parses_its_sample_without_errors(info: LanguageInfo) -> 
 def test_every_fact_names_a_node_type_of_the_grammar(info: LanguageInfo) -> None:
     language = parser_for(info).language
     kinds = {language.node_kind_for_id(i) for i in range(language.node_kind_count)}
-    assert set(info.block_openers + info.string_types + info.comment_types) <= kinds
+    facts = (
+        info.block_openers
+        + info.string_types
+        + info.comment_types
+        + info.opener_tokens
+        + info.interpolation_types
+    )
+    assert set(facts) <= kinds
+
+
+@pytest.mark.parametrize("info", supported_languages(), ids=lambda info: info.id)
+def test_every_language_says_how_a_body_opens(info: LanguageInfo) -> None:
+    assert info.opener_tokens
+
+
+@pytest.mark.parametrize(
+    "info", [info for info in supported_languages() if info.block_comment], ids=lambda i: i.id
+)
+def test_block_comment_parses_as_one_comment(info: LanguageInfo) -> None:
+    assert info.block_comment is not None
+    opener, closer = info.block_comment
+    tree = parser_for(info).parse(f"{opener} a\nb {closer}\n".encode())
+    (comment,) = tree.root_node.children
+    assert comment.type in info.comment_types
 
 
 @pytest.mark.parametrize("info", supported_languages(), ids=lambda info: info.id)

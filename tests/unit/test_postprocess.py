@@ -2,7 +2,15 @@
 
 import pytest
 
-from lsp_server.postprocess import Edit, LineCut, bracket_depth, make_edit, repeats_suffix
+from lsp_server.postprocess import (
+    Edit,
+    LineCut,
+    bracket_depth,
+    bracket_trace,
+    leading_break,
+    make_edit,
+    repeats_suffix,
+)
 
 QWEN_STOPS = ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|fim_middle|>")
 
@@ -228,10 +236,24 @@ def test_next_line_completion_that_differs_from_the_next_line():
         ("s = '\"(' + (", 1),  # the other quote inside a string is plain text
         ("f('unterminated (", 1),
         ("\\(", 1),  # a backslash outside strings escapes nothing
+        ("# don't\nf(", 1),  # a quote left open ends at the line break
+        ("s = 'a\r(", 1),
     ],
 )
 def test_bracket_depth(text, depth):
     assert bracket_depth(text) == depth
+
+
+def test_bracket_trace_gives_each_bracket_and_the_depth_after_it():
+    assert list(bracket_trace("f(a[0], ')') }")) == [(1, 1), (3, 2), (5, 1), (11, 0), (13, -1)]
+    assert list(bracket_trace("no brackets")) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "lead"), [("\nx", "\n"), ("\r\nx", "\r\n"), ("\rx", "\r"), ("x\n", "")]
+)
+def test_leading_break(text, lead):
+    assert leading_break(text) == lead
 
 
 # --- make_edit --------------------------------------------------------------------------------

@@ -1,0 +1,327 @@
+"""Definitions of the symbols used near the cursor that live in other workspace files.
+
+The current file's imports, read with tree-sitter, are resolved to workspace files the way each
+language finds modules: Python packages and relative imports, TypeScript/JavaScript relative
+paths (with their extensions and index files), Go's same-package files and the module's own
+packages. Each name used near the cursor that an import brings in is looked up in the outline
+of its file; the nearer to the cursor a name is used, the higher its definition ranks.
+"""
+
+import posixpath
+import re
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import tree_sitter
+
+from lsp_server.context.snippets import Snippet
+from lsp_server.context.workspace import (
+    Definition,
+    ImportSpec,
+    Outline,
+    WorkspaceIndex,
+    read_imports,
+)
+from lsp_server.languages import LanguageInfo, language_for, parser_for
+
+_CHAIN = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*")
+_GO_MODULE = re.compile(r"^module\s+(\S+)", re.MULTILINE)
+_PY_SUFFIXES = (".py", ".pyi")
+_JS_SUFFIXES = (".ts", ".tsx", ".d.ts", ".js", ".jsx", ".mjs", ".cjs")
+_JS_INDEXES = tuple(f"/index{s}" for s in (".ts", ".tsx", ".js", ".jsx"))
+_JS_LANGUAGES = frozenset({"javascript", "typescript", "typescriptreact"})
+# How far a re-export (`from .impl import name` in a package's __init__.py) is followed.
+_REEXPORT_DEPTH = 2
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A name an import brings into the current file, and where it is defined.
+
+    `local` is the name as used ("area", "np", "a.b"), empty for a wildcard that brings in
+    every name; `symbol` is the name in `files`, None when `local` stands for a module.
+    """
+
+    local: str
+    files: tuple[str, ...]
+    symbol: str | None
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A name, or dotted chain of names, used near the cursor and how many lines away."""
+
+    chain: tuple[str, ...]
+    distance: float
+
+
+def usages_near(text: str, cursor: int, before: int = 30, after: int = 10) -> list[Usage]:
+    """Names used within `before` lines above and `after` lines below the cursor, nearest first.
+
+    Lines below the cursor count half a line farther: what was just written matters more.
+    """
+    start = cursor
+    for _ in range(before + 1):
+        start = text.rfind("\n", 0, start)
+        if start < 0:
+            break
+    start += 1
+    end = cursor - 1
+    for _ in range(after + 1):
+        end = text.find("\n", end + 1)
+        if end < 0:
+            end = len(text)
+            break
+    cursor_line = text.count("\n", start, cursor)
+    nearest: dict[tuple[str, ...], float] = {}
+    line, scanned = 0, start
+    for match in _CHAIN.finditer(text, start, end):
+        line += text.count("\n", scanned, match.start())
+        scanned = match.start()
+        distance = float(cursor_line - line) if line <= cursor_line else line - cursor_line + 0.5
+        chain = tuple(match.group().split("."))
+        if distance < nearest.get(chain, float("inf")):
+            nearest[chain] = distance
+    return [Usage(c, d) for c, d in sorted(nearest.items(), key=lambda item: item[1])]
+
+
+class CrossFile:
+    """Finds definitions from imported workspace files for the names used near a cursor."""
+
+    def __init__(self, index: WorkspaceIndex, documents: int = 64) -> None:
+        self.index = index
+        self._go_modules: dict[str, tuple[int, str | None]] = {}
+        self._documents = documents
+        # Per file: its imports and the index generation they were resolved at, and the result.
+        self._resolved: OrderedDict[str, tuple[tuple[ImportSpec, ...], int, list[Binding]]] = (
+            OrderedDict()
+        )
+
+    def snippets(
+        self,
+        path: str,
+        text: str,
+        cursor: int,
+        *,
+        language: LanguageInfo | None = None,
+        tree: tree_sitter.Tree | None = None,
+        limit: int = 12,
+    ) -> list[Snippet]:
+        """Definitions of names used near the cursor in `path` (workspace-relative), ranked."""
+        info = language or language_for(path=path)
+        if info is None:
+            return []
+        if tree is None:
+            tree = parser_for(info).parse(text.encode("utf-8", "surrogatepass"))
+        bindings = self._current_bindings(path, info, read_imports(info, tree.root_node))
+        if not bindings:
+            return []
+        found: dict[tuple[str, int], Snippet] = {}
+        # Each file's outline is fetched once per request, however many names are looked up.
+        outlines: dict[str, Outline] = {}
+        for usage in usages_near(text, cursor):
+            score = 0.5 + 0.5 / (1.0 + usage.distance)
+            for file, definition in self._definitions_for(usage.chain, bindings, outlines):
+                key = (file, definition.line)
+                if key not in found:
+                    found[key] = Snippet(
+                        file, definition.text, score, "definition", definition.line
+                    )
+            if len(found) >= limit:
+                break
+        return sorted(found.values(), key=lambda s: -s.score)[:limit]
+
+    def _current_bindings(
+        self, path: str, info: LanguageInfo, imports: tuple[ImportSpec, ...]
+    ) -> list[Binding]:
+        """The bindings of the file being edited, resolved again only when something changed."""
+        generation = self.index.generation
+        cached = self._resolved.get(path)
+        if cached is not None and cached[0] == imports and cached[1] == generation:
+            self._resolved.move_to_end(path)
+            return cached[2]
+        bindings = self.bindings(path, info, imports)
+        self._resolved[path] = (imports, generation, bindings)
+        self._resolved.move_to_end(path)
+        if len(self._resolved) > self._documents:
+            self._resolved.popitem(last=False)
+        return bindings
+
+    def bindings(
+        self, path: str, info: LanguageInfo, imports: Iterable[ImportSpec]
+    ) -> list[Binding]:
+        """What the imports of the file at `path` bring in, resolved to workspace files."""
+        here = posixpath.dirname(path)
+        if info.id == "python":
+            return [b for spec in imports for b in self._python(spec, here)]
+        if info.id in _JS_LANGUAGES:
+            return [b for spec in imports for b in self._javascript(spec, here)]
+        if info.id == "go":
+            return self._go(path, here, imports)
+        return []
+
+    def _definitions_for(
+        self, chain: tuple[str, ...], bindings: list[Binding], outlines: dict[str, Outline]
+    ) -> Iterable[tuple[str, Definition]]:
+        for binding in bindings:
+            if not binding.local:
+                names: Iterable[str] = chain
+            elif binding.symbol is not None:
+                names = (binding.symbol,) if chain[0] == binding.local else ()
+            else:
+                depth = binding.local.count(".") + 1
+                local_matches = ".".join(chain[:depth]) == binding.local
+                names = (chain[depth],) if local_matches and len(chain) > depth else ()
+            for name in names:
+                for file in binding.files:
+                    yield from self._lookup(file, name, _REEXPORT_DEPTH, outlines)
+
+    def _lookup(
+        self, file: str, name: str, depth: int, outlines: dict[str, Outline]
+    ) -> list[tuple[str, Definition]]:
+        outline = outlines.get(file)
+        if outline is None:
+            outline = outlines[file] = self.index.outline(file)
+        defined = outline.definitions.get(name)
+        if defined:
+            return [(file, d) for d in defined]
+        info = language_for(path=file)
+        if depth == 0 or info is None:
+            return []
+        reexports = [s for s in outline.imports if (s.alias or s.name) == name or s.wildcard]
+        if not reexports:
+            return []
+        found: list[tuple[str, Definition]] = []
+        for binding in self.bindings(file, info, reexports):
+            symbol = binding.symbol if binding.local else name
+            if symbol is not None:
+                for target in binding.files:
+                    found.extend(self._lookup(target, symbol, depth - 1, outlines))
+        return found
+
+    # --- Python ---------------------------------------------------------------------------
+
+    def _python(self, spec: ImportSpec, here: str) -> list[Binding]:
+        dots = len(spec.module) - len(spec.module.lstrip("."))
+        parts = [p for p in spec.module[dots:].split(".") if p]
+        if dots:
+            base = here
+            for _ in range(dots - 1):
+                if not base:
+                    return []
+                base = posixpath.dirname(base)
+            bases = [base]
+        else:
+            bases = self._python_roots(here)
+        for base in bases:
+            package = posixpath.join(base, *parts) if parts else base
+            module = self._python_module(package)
+            submodule = (
+                self._python_module(posixpath.join(package, spec.name)) if spec.name else None
+            )
+            if module is None and submodule is None:
+                continue
+            if spec.wildcard:
+                return [Binding("", (module,), None)] if module else []
+            if spec.name is None:
+                return [Binding(spec.alias or spec.module, (module,), None)] if module else []
+            local = spec.alias or spec.name
+            if submodule is not None:
+                return [Binding(local, (submodule,), None)]
+            return [Binding(local, (module,), spec.name)] if module else []
+        return []
+
+    def _python_module(self, package: str) -> str | None:
+        candidates = [package + s for s in _PY_SUFFIXES] if package else []
+        candidates += [posixpath.join(package, "__init__" + s) for s in _PY_SUFFIXES]
+        return next((c for c in candidates if self.index.contains(c)), None)
+
+    def _python_roots(self, here: str) -> list[str]:
+        """Folders absolute imports start from: the top package's parent, the root, src/."""
+        top = here
+        while top and self.index.contains(posixpath.join(top, "__init__.py")):
+            top = posixpath.dirname(top)
+        return list(dict.fromkeys([top, "", "src"]))
+
+    # --- TypeScript and JavaScript --------------------------------------------------------
+
+    def _javascript(self, spec: ImportSpec, here: str) -> list[Binding]:
+        if not spec.module.startswith("."):
+            return []  # a package from node_modules, not a workspace file
+        target = posixpath.normpath(posixpath.join(here, spec.module))
+        if target.startswith("../") or target == "..":
+            return []
+        stem, extension = posixpath.splitext(target)
+        candidates = [
+            target,
+            *(target + s for s in _JS_SUFFIXES),
+            *(target + i for i in _JS_INDEXES),
+        ]
+        if extension in (".js", ".jsx", ".mjs", ".cjs"):
+            # TypeScript sources import their compiled names: "./shape.js" is ./shape.ts.
+            candidates += [stem + ".ts", stem + ".tsx"]
+        file = next((c for c in candidates if self.index.contains(c)), None)
+        if file is None:
+            return []
+        if spec.name is None:
+            return [Binding(spec.alias or "", (file,), None)] if spec.alias else []
+        return [Binding(spec.alias or spec.name, (file,), spec.name)]
+
+    # --- Go -------------------------------------------------------------------------------
+
+    def _go(self, path: str, here: str, imports: Iterable[ImportSpec]) -> list[Binding]:
+        testing = path.endswith("_test.go")
+        siblings = tuple(
+            f
+            for f in self.index.files_in(here)
+            if f != path and f.endswith(".go") and (testing or not f.endswith("_test.go"))
+        )
+        bindings = [Binding("", siblings, None)] if siblings else []
+        module = self._go_module(here)
+        if module is None:
+            return bindings
+        module_dir, module_path = module
+        for spec in imports:
+            if spec.module != module_path and not spec.module.startswith(module_path + "/"):
+                continue
+            package = posixpath.join(module_dir, spec.module[len(module_path) :].lstrip("/"))
+            package = posixpath.normpath(package) if package else ""
+            files = tuple(
+                f
+                for f in self.index.files_in("" if package == "." else package)
+                if f.endswith(".go") and not f.endswith("_test.go")
+            )
+            if files:
+                local = "" if spec.wildcard else spec.alias or spec.module.rsplit("/", 1)[-1]
+                bindings.append(Binding(local, files, None))
+        return bindings
+
+    def _go_module(self, here: str) -> tuple[str, str] | None:
+        """The nearest go.mod's folder and module path, looking up from `here`."""
+        directory = here
+        while True:
+            gomod = posixpath.join(directory, "go.mod")
+            module = self._read_go_module(self.index.root / gomod)
+            if module is not None:
+                return directory, module
+            if not directory:
+                return None
+            directory = posixpath.dirname(directory)
+
+    def _read_go_module(self, gomod: Path) -> str | None:
+        try:
+            mtime = gomod.stat().st_mtime_ns
+        except OSError:
+            return None
+        cached = self._go_modules.get(str(gomod))
+        if cached is not None and cached[0] == mtime:
+            return cached[1]
+        try:
+            match = _GO_MODULE.search(gomod.read_text("utf-8", "replace"))
+        except OSError:
+            return None
+        module = match.group(1) if match else None
+        self._go_modules[str(gomod)] = (mtime, module)
+        return module

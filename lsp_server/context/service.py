@@ -1,0 +1,104 @@
+"""Cross-file context for the server: the workspace index, recent edits, and the snippets
+chosen for one request.
+
+Indexing runs on the event loop in slices of a few milliseconds between other work, so it
+never holds up a request; choosing a request's snippets is a lookup plus a similarity ranking.
+"""
+
+import asyncio
+import logging
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+from urllib.request import url2pathname
+
+from ..documents import Snapshot
+from ..engines.base import Engine
+from ..prompts import ContextFile
+from .assemble import ContextGatherer, ContextRequest
+from .snippets import RecentEdits
+from .workspace import WorkspaceIndex
+
+log = logging.getLogger(__name__)
+
+SLICE_S = 0.005  # one indexing step on the event loop
+PAUSE_S = 0.05  # between steps, so requests and notifications are read promptly
+VISIBLE_BEFORE, VISIBLE_AFTER = 60, 20  # lines around the cursor a prompt shows at most
+
+
+def file_path(uri: str | None) -> Path | None:
+    """The local path of a file: URI; None for any other scheme."""
+    parsed = urlparse(uri or "")
+    if parsed.scheme != "file":
+        return None
+    return Path(url2pathname(unquote(parsed.path)))
+
+
+class ContextService:
+    def __init__(self) -> None:
+        self.index: WorkspaceIndex | None = None
+        self.edits = RecentEdits()
+        self.gatherer = ContextGatherer(None, self.edits)
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def repo(self) -> str:
+        return self.index.root.name if self.index is not None else ""
+
+    def open_workspace(self, root: Path | None) -> None:
+        """Start indexing the workspace folder in the background (nothing without one)."""
+        if root is None or not root.is_dir():
+            return
+        self.index = WorkspaceIndex(root)
+        self.gatherer = ContextGatherer(self.index, self.edits)
+        self._task = asyncio.ensure_future(self._index_all())
+
+    async def _index_all(self) -> None:
+        index = self.index
+        while index is not None and not index.index_some(SLICE_S):
+            await asyncio.sleep(PAUSE_S)
+        if index is not None:
+            log.info("indexed %d files under %s", index.file_count(), index.root)
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    def changed(self, snapshot: Snapshot, first_line: int, last_line: int) -> None:
+        self.edits.record(snapshot.uri, snapshot.text, first_line, last_line)
+
+    def saved_or_opened(self, snapshot: Snapshot) -> None:
+        if self.index is None:
+            return
+        path = file_path(snapshot.uri)
+        if path is not None and path.is_relative_to(self.index.root):
+            self.index.update(path, snapshot.text)
+
+    def closed(self, uri: str) -> None:
+        self.gatherer.forget(uri)
+
+    def files_for(
+        self,
+        snapshot: Snapshot,
+        cursor: int,
+        open_buffers: tuple[tuple[str, str], ...],
+        budget: int,
+        engine: Engine,
+    ) -> tuple[tuple[ContextFile, ...], str]:
+        """The snippets to show ahead of the window, and the document's path for the prompt."""
+        path = self.gatherer.path_of(snapshot.uri)
+        if budget <= 0:
+            return (), path
+        line = snapshot.text.count("\n", 0, cursor)
+        lines = snapshot.text.split("\n")
+        visible = "\n".join(lines[max(0, line - VISIBLE_BEFORE) : line + VISIBLE_AFTER])
+        request = ContextRequest(
+            snapshot.uri,
+            snapshot.text,
+            cursor,
+            visible,
+            snapshot.language,
+            snapshot.tree,
+            open_buffers,
+        )
+        files = self.gatherer.gather_context(request, budget, engine.count_tokens)
+        return tuple(files), path

@@ -1,0 +1,569 @@
+"""An engine that asks a completion server over HTTP instead of running a model in process.
+
+Two protocols: OpenAI-style `/v1/completions` (llama-cpp-python's server, llama.cpp's
+`llama-server`, vLLM, ...) given the prompt text laid out with the family's FIM template, and
+llama-server's `/infill`, which lays out prefix, suffix and cross-file snippets itself and keeps
+its prompt cache between requests. Requests go to the configured URL only: no proxy is consulted.
+
+Each generation has its own connection, so closing it on cancellation tells the server to stop
+generating; short calls (tokenize, probes) share one kept-alive connection.
+"""
+
+import http.client
+import json
+import logging
+import math
+import ssl
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
+
+from ..errors import EngineError
+from ..prompts import LEFT_TO_RIGHT, TEMPLATES, Prompt, Segment, Template, template_for_family
+from .base import Engine, GenerationParams, GenerationStats, TokenScore
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["auto", "openai", "infill"]
+ServerKind = Literal["llama-server", "llama-cpp-python", "openai"]
+
+_CHARS_PER_TOKEN = 4
+_ERROR_EXCERPT = 300
+# OpenAI's own API refuses more stop strings than this; the rest are cut here on the client.
+_OPENAI_MAX_STOPS = 4
+# Every control marker Tide's templates know: inside the user's text each is broken up, since a
+# server tokenizes the whole prompt string with special tokens enabled.
+_MARKERS = tuple(
+    sorted(
+        {
+            marker
+            for t in TEMPLATES
+            for marker in (t.prefix, t.suffix, t.middle, t.repo_name, t.file_sep, *t.stops)
+            if marker
+        },
+        key=len,
+        reverse=True,
+    )
+)
+_BREAK = "\u200b"
+_HOLE = "\x00TIDE_USER\x00"
+# Model ids carry the family in their name often enough to be the last resort.
+_FAMILY_NAMES = (
+    ("qwen2.5-coder", "qwen2.5-coder"),
+    ("qwen2.5coder", "qwen2.5-coder"),
+    ("starcoder2", "starcoder2"),
+    ("starcoder", "starcoder"),
+    ("deepseek-coder", "deepseek-coder"),
+    ("codellama", "codellama"),
+    ("code-llama", "codellama"),
+    ("codegemma", "codegemma"),
+    ("codestral", "codestral"),
+)
+
+
+def defang(text: str) -> str:
+    """The user's text with every known control marker broken by a zero-width space."""
+    for marker in _MARKERS:
+        if marker in text:
+            text = text.replace(marker, marker[0] + _BREAK + marker[1:])
+    return text
+
+
+def prompt_text(prompt: Prompt) -> str:
+    """The prompt as one string, markers whole and the user's text unable to forge one."""
+    return "".join(s.text if s.special else defang(s.text) for s in prompt.segments)
+
+
+def family_from_name(name: str) -> str | None:
+    """The family a model id names, if any (e.g. 'Qwen2.5-Coder-1.5B' -> 'qwen2.5-coder')."""
+    lowered = name.lower().replace("_", "-")
+    for needle, family in _FAMILY_NAMES:
+        if needle in lowered:
+            return family
+    return None
+
+
+class StopScanner:
+    """Cuts streamed text at the first stop string, holding back what may begin one."""
+
+    def __init__(self, stops: tuple[str, ...]) -> None:
+        self._stops = tuple(s for s in stops if s)
+        self._held = ""
+        self.stopped = False
+
+    def feed(self, text: str) -> str:
+        """The text safe to show now; sets `stopped` once a stop string has appeared."""
+        held = self._held + text
+        hits = [i for i in (held.find(s) for s in self._stops) if i >= 0]
+        if hits:
+            self.stopped = True
+            self._held = ""
+            return held[: min(hits)]
+        keep = 0
+        for stop in self._stops:
+            for k in range(min(len(stop) - 1, len(held)), keep, -1):
+                if held.endswith(stop[:k]):
+                    keep = k
+                    break
+        self._held = held[len(held) - keep :]
+        return held[: len(held) - keep]
+
+    def flush(self) -> str:
+        held, self._held = self._held, ""
+        return held
+
+
+def sse_events(lines: Iterator[bytes]) -> Iterator[str]:
+    """The data of each server-sent event; comments (pings) and other fields are skipped."""
+    data: list[str] = []
+    for raw in lines:
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        if not line:
+            if data:
+                yield "\n".join(data)
+                data = []
+        elif line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+    if data:
+        yield "\n".join(data)
+
+
+def _excerpt(body: bytes) -> str:
+    text = body.decode("utf-8", "replace").strip().replace("\n", " ")
+    return text if len(text) <= _ERROR_EXCERPT else text[:_ERROR_EXCERPT] + "..."
+
+
+class _Client:
+    """JSON over HTTP to one server, with errors turned into EngineError naming the URL."""
+
+    def __init__(self, url: str, api_key: str | None, timeout_s: float) -> None:
+        parts = urllib.parse.urlsplit(url if "://" in url else f"http://{url}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise EngineError(f"not an http(s) URL: {url!r}")
+        self.base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port
+        self._path = parts.path.rstrip("/")
+        self._timeout = timeout_s
+        self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if api_key:
+            self._headers["Authorization"] = f"Bearer {api_key}"
+        self._kept: http.client.HTTPConnection | None = None
+
+    def connect(self) -> http.client.HTTPConnection:
+        if self._https:
+            return http.client.HTTPSConnection(
+                self._host, self._port, timeout=self._timeout, context=ssl.create_default_context()
+            )
+        return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+
+    def failure(self, path: str, exc: BaseException) -> EngineError:
+        where = self.base + path
+        if isinstance(exc, TimeoutError):
+            return EngineError(
+                f"the completion server at {where} did not answer within {self._timeout:g}s"
+            )
+        if isinstance(exc, ConnectionRefusedError):
+            return EngineError(f"cannot reach the completion server at {where}: connection refused")
+        if isinstance(exc, (ConnectionError, http.client.IncompleteRead)):
+            return EngineError(f"the completion server at {where} closed the connection: {exc}")
+        return EngineError(f"cannot reach the completion server at {where}: {exc}")
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
+        """Status and body of a short call; a kept connection gone stale is redialled once."""
+        payload = None if body is None else json.dumps(body).encode("utf-8")
+        for attempt in (1, 2):
+            fresh = self._kept is None
+            if fresh:
+                self._kept = self.connect()
+            try:
+                self._kept.request(method, self._path + path, payload, self._headers)
+                response = self._kept.getresponse()
+                data = response.read()
+                if response.will_close:
+                    self.drop()
+                return response.status, data
+            except (OSError, http.client.HTTPException) as exc:
+                self.drop()
+                stale = isinstance(
+                    exc, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+                )
+                if fresh or not stale or attempt == 2:
+                    raise self.failure(path, exc) from exc
+        raise AssertionError("unreachable")
+
+    def json(self, method: str, path: str, body: Any = None) -> Any:
+        status, data = self.request(method, path, body)
+        if status != 200:
+            raise EngineError(
+                f"the completion server at {self.base + path} answered HTTP {status}: "
+                f"{_excerpt(data)}"
+            )
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise EngineError(
+                f"the completion server at {self.base + path} sent something that is not JSON: "
+                f"{_excerpt(data)}"
+            ) from exc
+
+    def optional_json(self, method: str, path: str, body: Any = None) -> Any | None:
+        """The answer of an endpoint that not every server has; None where it is missing."""
+        status, data = self.request(method, path, body)
+        if status != 200:
+            return None
+        try:
+            return json.loads(data)
+        except ValueError:
+            return None
+
+    def stream(self, path: str, body: Any) -> tuple[http.client.HTTPConnection, Iterator[bytes]]:
+        """A connection of its own streaming the answer's lines; closing it ends the stream."""
+        conn = self.connect()
+        headers = dict(self._headers, Accept="text/event-stream")
+        try:
+            conn.request("POST", self._path + path, json.dumps(body).encode("utf-8"), headers)
+            response = conn.getresponse()
+            if response.status != 200:
+                raise EngineError(
+                    f"the completion server at {self.base + path} answered HTTP "
+                    f"{response.status}: {_excerpt(response.read(4096))}"
+                )
+        except EngineError:
+            conn.close()
+            raise
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise self.failure(path, exc) from exc
+        return conn, iter(response.readline, b"")
+
+    def drop(self) -> None:
+        if self._kept is not None:
+            self._kept.close()
+            self._kept = None
+
+
+class HttpEngine(Engine):
+    """A completion server reached over HTTP; see the module docstring for the protocols."""
+
+    name = "http"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        model_name: str | None = None,
+        api_key: str | None = None,
+        timeout_s: float = 60.0,
+        mode: Mode = "auto",
+        family: str | None = None,
+        n_ctx: int = 2048,
+    ) -> None:
+        if mode not in ("auto", "openai", "infill"):
+            raise EngineError(f"unknown HTTP engine mode {mode!r}: use auto, openai or infill")
+        self._client = _Client(url, api_key, timeout_s)
+        self.url = self._client.base
+        self.mode = mode
+        self.n_ctx = n_ctx
+        self._chat_template = False
+        self.server_kind, served_name = self._probe()
+        # The name sent with each request: the one given, else the one the server serves.
+        self._request_model = model_name or served_name
+        self.model_name = self._request_model or self.url
+        self.template = self._choose_template(family)
+        log.info(
+            "HTTP engine at %s: %s server, model %s, template %s, mode %s",
+            self.url,
+            self.server_kind,
+            self.model_name,
+            self.template.family,
+            mode,
+        )
+
+    def _probe(self) -> tuple[ServerKind, str | None]:
+        """What kind of server answers, and the model it serves."""
+        props = self._client.optional_json("GET", "/props")
+        models = self._client.optional_json("GET", "/v1/models")
+        served = None
+        if isinstance(models, dict) and models.get("data"):
+            first = models["data"][0]
+            served = first.get("id")
+            self.n_ctx = int(first.get("max_model_len") or self.n_ctx)
+        if isinstance(props, dict) and "default_generation_settings" in props:
+            settings = props["default_generation_settings"]
+            self.n_ctx = int(settings.get("n_ctx") or props.get("n_ctx") or self.n_ctx)
+            self._chat_template = bool(props.get("chat_template"))
+            return "llama-server", served or _stem(props.get("model_path"))
+        if self._client.optional_json("POST", "/extras/tokenize", {"input": "a"}) is not None:
+            return "llama-cpp-python", served
+        return "openai", served
+
+    def _choose_template(self, family: str | None) -> Template:
+        if family:
+            return template_for_family(family)
+        if self.server_kind != "openai":
+            for template in TEMPLATES:
+                if all(self._single_token(marker) for marker in template.signature):
+                    return template
+            return LEFT_TO_RIGHT
+        guessed = family_from_name(self.model_name)
+        return template_for_family(guessed) if guessed else LEFT_TO_RIGHT
+
+    def _single_token(self, marker: str) -> bool:
+        if self.server_kind == "llama-server":
+            answer = self._client.json(
+                "POST",
+                "/tokenize",
+                {
+                    "content": marker,
+                    "add_special": False,
+                    "parse_special": True,
+                    "with_pieces": True,
+                },
+            )
+            tokens = answer.get("tokens", [])
+            return len(tokens) == 1 and (
+                not isinstance(tokens[0], dict) or tokens[0].get("piece") == marker
+            )
+        answer = self._client.json("POST", "/extras/tokenize", {"input": marker})
+        return len(answer.get("tokens", [])) == 1
+
+    def count_tokens(self, text: str) -> int:
+        if not text:
+            return 0
+        if self.server_kind == "llama-server":
+            body = {"content": text, "add_special": False, "parse_special": False}
+            return len(self._client.json("POST", "/tokenize", body).get("tokens", []))
+        if self.server_kind == "llama-cpp-python":
+            return len(self._client.json("POST", "/extras/tokenize", {"input": text})["tokens"])
+        return math.ceil(len(text) / _CHARS_PER_TOKEN)
+
+    def is_single_token(self, marker: str) -> bool:
+        if self.server_kind == "openai":
+            return marker in (self.template.prefix, self.template.suffix, self.template.middle)
+        return self._single_token(marker)
+
+    def uses_infill(self, prompt: Prompt) -> bool:
+        """Whether this prompt goes to `/infill` rather than `/v1/completions`.
+
+        `/infill` lays prompts out prefix first only, so in auto mode it takes only those; a
+        left-to-right prompt has no hole to fill and always goes to `/v1/completions`.
+        """
+        if prompt.order == "l2r" or self.template.order == "l2r":
+            return False
+        if self.mode == "infill":
+            return True
+        return self.mode == "auto" and self.server_kind == "llama-server" and prompt.order == "psm"
+
+    def _openai_body(self, prompt: Prompt, params: GenerationParams) -> dict[str, Any]:
+        stops = list(prompt.stops)
+        body: dict[str, Any] = {
+            # Healing needs token-level control this protocol lacks: the backed-off text is
+            # given back to the prompt and the completion begins with it as required.
+            "prompt": prompt_text(prompt) + defang(params.heal),
+            "max_tokens": params.max_tokens,
+            "temperature": params.temperature,
+            "seed": params.seed,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if self._request_model:
+            body["model"] = self._request_model
+        if self.server_kind == "openai":
+            body["stop"] = stops[:_OPENAI_MAX_STOPS]
+        else:
+            # llama-cpp-python's server penalises repeats by default; the in-process engine
+            # does not, and code repeats itself on purpose.
+            body.update(stop=stops, top_k=params.top_k, repeat_penalty=1.0)
+        return body
+
+    def _infill_body(self, prompt: Prompt, params: GenerationParams) -> dict[str, Any]:
+        extra, prefix, suffix = infill_parts(prompt.segments, self.template)
+        return {
+            "input_prefix": prefix,
+            "input_suffix": suffix,
+            "input_extra": extra,
+            "prompt": params.heal,
+            "n_predict": params.max_tokens,
+            "temperature": params.temperature,
+            "top_k": params.top_k,
+            "repeat_penalty": 1.0,
+            "seed": params.seed,
+            "stop": list(prompt.stops),
+            "stream": True,
+            "cache_prompt": True,
+        }
+
+    def stream(
+        self,
+        prompt: Prompt,
+        params: GenerationParams,
+        cancelled: Callable[[], bool],
+        stats: GenerationStats,
+    ) -> Iterator[str]:
+        infill = self.uses_infill(prompt)
+        path = "/infill" if infill else "/v1/completions"
+        body = self._infill_body(prompt, params) if infill else self._openai_body(prompt, params)
+        start = time.perf_counter()
+        if cancelled():
+            stats.stop_reason = "cancelled"
+            return
+        conn, lines = self._client.stream(path, body)
+        scanner = StopScanner(prompt.stops)
+        pieces = 0
+        finished = False
+        try:
+            if params.heal:
+                yield params.heal
+            for event in sse_events(lines):
+                if not stats.prompt_ms:
+                    stats.prompt_ms = (time.perf_counter() - start) * 1000
+                if event == "[DONE]":
+                    finished = True
+                    break
+                chunk = self._decode(path, event)
+                text, final = _chunk_text(chunk, infill, stats)
+                finished = finished or final
+                shown = scanner.feed(text)
+                if text:
+                    pieces += 1
+                if shown:
+                    yield shown
+                if scanner.stopped:
+                    stats.stop_reason = "eos"
+                    return
+                if final and infill:
+                    break
+                if cancelled():
+                    stats.stop_reason = "cancelled"
+                    return
+            if not finished:
+                raise EngineError(
+                    f"the completion server at {self.url + path} closed the stream before "
+                    "the completion ended"
+                )
+            rest = scanner.flush()
+            if rest:
+                yield rest
+        except (OSError, http.client.HTTPException) as exc:
+            raise self._client.failure(path, exc) from exc
+        finally:
+            # Closing the socket is what makes the server drop the request.
+            conn.close()
+            stats.generated_tokens = stats.generated_tokens or pieces
+            if not stats.stop_reason:
+                stats.stop_reason = "done"
+            total = (time.perf_counter() - start) * 1000
+            stats.generate_ms = max(total - stats.prompt_ms, 0.0)
+
+    def _decode(self, path: str, event: str) -> dict[str, Any]:
+        try:
+            chunk = json.loads(event)
+        except ValueError as exc:
+            raise EngineError(
+                f"the completion server at {self.url + path} sent an event that is not JSON: "
+                f"{_excerpt(event.encode())}"
+            ) from exc
+        if not isinstance(chunk, dict):
+            raise EngineError(f"the completion server at {self.url + path} sent {event[:80]!r}")
+        if "error" in chunk:
+            error = chunk["error"]
+            message = error.get("message", error) if isinstance(error, dict) else error
+            raise EngineError(f"the completion server at {self.url + path} failed: {message}")
+        return chunk
+
+    def score(self, text: str, cancelled: Callable[[], bool]) -> list[TokenScore] | None:
+        raise EngineError("scoring is not supported by the HTTP engine")
+
+    def chat_prompt(self, system: str, user: str) -> Prompt | None:
+        if not self._chat_template:
+            return None
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": _HOLE}]
+        rendered = self._client.json("POST", "/apply-template", {"messages": messages})
+        before, found, after = str(rendered.get("prompt", "")).partition(_HOLE)
+        if not found:
+            return None
+        segments = tuple(
+            s for s in (Segment(before, True), Segment(user), Segment(after, True)) if s.text
+        )
+        return Prompt(segments, self.template.stops, self.template.family, "l2r")
+
+    def close(self) -> None:
+        self._client.drop()
+
+
+def _stem(path: Any) -> str | None:
+    if not isinstance(path, str) or not path:
+        return None
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    return name.removesuffix(".gguf") or None
+
+
+def _chunk_text(chunk: dict[str, Any], infill: bool, stats: GenerationStats) -> tuple[str, bool]:
+    """The text one streamed chunk adds and whether it ends the completion; fills `stats`."""
+    timings = chunk.get("timings")
+    if isinstance(timings, dict):
+        cached = int(timings.get("cache_n") or 0)
+        evaluated = int(timings.get("prompt_n") or 0)
+        stats.reused_tokens = cached
+        stats.evaluated_tokens = evaluated
+        stats.prompt_tokens = cached + evaluated
+        stats.prompt_ms = float(timings.get("prompt_ms") or stats.prompt_ms)
+        stats.generated_tokens = int(timings.get("predicted_n") or stats.generated_tokens)
+    usage = chunk.get("usage")
+    if isinstance(usage, dict):
+        stats.prompt_tokens = int(usage.get("prompt_tokens") or stats.prompt_tokens)
+        stats.generated_tokens = int(usage.get("completion_tokens") or stats.generated_tokens)
+    if infill:
+        final = bool(chunk.get("stop"))
+        if final:
+            stats.stop_reason = "length" if chunk.get("stop_type") == "limit" else "eos"
+        return str(chunk.get("content") or ""), final
+    choices = chunk.get("choices") or []
+    if not choices:
+        return "", False
+    reason = choices[0].get("finish_reason")
+    if reason:
+        stats.stop_reason = "length" if reason == "length" else "eos"
+    return str(choices[0].get("text") or ""), bool(reason)
+
+
+def infill_parts(
+    segments: tuple[Segment, ...], template: Template
+) -> tuple[list[dict[str, str]], str, str]:
+    """Cross-file snippets, prefix and suffix of a FIM prompt, for llama-server's `/infill`.
+
+    Text before the first FIM marker is cross-file context: one snippet per file separator
+    (its first line is the file name), or one unnamed snippet where the family has none.
+    """
+    head: list[list[str]] = [[]]
+    prefix: list[str] = []
+    suffix: list[str] = []
+    target = head[-1]
+    for segment in segments:
+        if not segment.special:
+            target.append(segment.text)
+        elif segment.text == template.prefix:
+            target = prefix
+        elif segment.text == template.suffix:
+            target = suffix
+        elif segment.text == template.middle:
+            # Suffix-first layouts put the prefix after the middle marker.
+            target = prefix
+        elif segment.text == template.file_sep:
+            head.append([])
+            target = head[-1]
+        elif segment.text == template.repo_name:
+            target = []
+    extra: list[dict[str, str]] = []
+    for index, parts in enumerate(head):
+        text = "".join(parts)
+        if index > 0:
+            filename, _, text = text.partition("\n")
+        else:
+            filename = ""
+        if text:
+            extra.append({"filename": filename, "text": text})
+    return extra, "".join(prefix), "".join(suffix)

@@ -1,0 +1,394 @@
+"""An engine on Hugging Face transformers: a model directory, a hub id, or a GGUF file.
+
+It runs any architecture transformers knows, on CUDA when there is one; on CPU it is slower than
+llama.cpp (a GGUF is dequantized to float32). As in the llama.cpp engine, each KV cache keeps the
+tokens of the last prompt, and a new prompt re-runs only what follows their common prefix.
+"""
+
+import inspect
+import logging
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import EngineError, ModelError
+from ..prompts import Prompt, Segment, detect_template
+from .base import Engine, GenerationParams, GenerationStats, TokenScore
+
+log = logging.getLogger(__name__)
+
+# Tokens per forward pass while a prompt is evaluated; also the unit of cancellation.
+PROMPT_BATCH = 32
+_HOLE = "\x00TIDE_USER\x00"
+
+
+def _import_transformers() -> tuple[Any, Any]:
+    try:
+        import torch
+        import transformers
+    except ImportError as exc:
+        raise EngineError(
+            f"the transformers engine needs torch and transformers ({exc}): "
+            "pip install 'tide-lsp[transformers]'"
+        ) from exc
+    return torch, transformers
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    common = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        common += 1
+    return common
+
+
+def split_model_ref(model_ref: str | Path, gguf_file: str | None) -> tuple[str, str | None]:
+    """What `from_pretrained` takes: a path to a .gguf file becomes its folder and file name."""
+    path = Path(model_ref).expanduser()
+    if gguf_file is None and path.suffix == ".gguf" and path.is_file():
+        return str(path.parent), path.name
+    return str(path) if path.exists() else str(model_ref), gguf_file
+
+
+class _Sequence:
+    """One KV cache and the tokens it holds, kept in step."""
+
+    def __init__(self, model: Any, device: str, n_batch: int) -> None:
+        self._torch, transformers = _import_transformers()
+        from transformers.cache_utils import DynamicLayer
+
+        self._model = model
+        self._device = device
+        self.n_batch = n_batch
+        self._cache_class = transformers.DynamicCache
+        self._config = model.config
+        self._cache = self._new_cache()
+        self.tokens: list[int] = []
+        # Sliding-window and recurrent layers drop states a shorter prefix would need again.
+        self._croppable = all(type(layer) is DynamicLayer for layer in self._cache.layers)
+        accepted = inspect.signature(model.forward).parameters
+        self._keep_arg = "logits_to_keep" in accepted
+        # transformers renamed `past_key_values` to `cache` (5.x, the old name is deprecated).
+        self._cache_arg = "cache" if "cache" in accepted else "past_key_values"
+
+    def _new_cache(self) -> Any:
+        return self._cache_class(config=self._config)
+
+    def common_prefix(self, tokens: list[int]) -> int:
+        return _common_prefix(self.tokens, tokens) if self._croppable else 0
+
+    def truncate(self, keep: int) -> None:
+        if keep >= len(self.tokens):
+            return
+        if keep > 0 and self._croppable:
+            self._cache.crop(keep - len(self.tokens))
+        else:
+            self._cache = self._new_cache()
+        del self.tokens[keep:]
+
+    def release(self) -> None:
+        """Drop the cache and the model, so that closing the engine frees their memory."""
+        self._cache = None
+        self._model = None
+        self.tokens = []
+
+    def decode(self, tokens: list[int], all_logits: bool = False) -> Any:
+        """Append tokens to the cache; float32 logits [rows, vocab] of each or only the last."""
+        torch = self._torch
+        input_ids = torch.tensor([tokens], device=self._device)  # [1, n]
+        extra = {self._cache_arg: self._cache}
+        if self._keep_arg:
+            extra["logits_to_keep"] = 0 if all_logits else 1
+        try:
+            with torch.inference_mode():
+                out = self._model(input_ids=input_ids, use_cache=True, **extra)
+        except BaseException:
+            # Some layers may have grown before the failure: the cache no longer matches.
+            self._cache = self._new_cache()
+            self.tokens = []
+            raise
+        self.tokens.extend(tokens)
+        logits = out.logits[0].float()  # [n or 1, vocab]
+        return logits if all_logits else logits[-1:]
+
+    def prefill(
+        self, tokens: list[int], cancelled: Callable[[], bool], stats: GenerationStats
+    ) -> Any | None:
+        """Bring the cache to `tokens`; the last token's logits, or None if cancelled first."""
+        # The last token is always re-run so its logits are fresh for sampling.
+        keep = min(self.common_prefix(tokens), len(tokens) - 1)
+        self.truncate(keep)
+        stats.reused_tokens = keep
+        logits = None
+        for i in range(keep, len(tokens), self.n_batch):
+            if cancelled():
+                return None
+            chunk = tokens[i : i + self.n_batch]
+            logits = self.decode(chunk)
+            stats.evaluated_tokens += len(chunk)
+        return logits[-1] if logits is not None else None
+
+
+class _Detokenizer:
+    """Text of generated tokens as it becomes final.
+
+    Tokens are decoded after the prompt's last token and that token's own text is cut off, so
+    tokenizers that drop a leading space at the start of a text keep it here; a trailing
+    U+FFFD is an incomplete UTF-8 sequence and waits for the next token.
+    """
+
+    def __init__(self, tokenizer: Any, anchor: int | None) -> None:
+        self._tokenizer = tokenizer
+        self._ids = [] if anchor is None else [anchor]
+        self._skip = len(self._decode())
+        self._shown = 0
+
+    def _decode(self) -> str:
+        return self._tokenizer.decode(
+            self._ids, skip_special_tokens=False, clean_up_tokenization_spaces=False
+        )
+
+    def push(self, token: int) -> str:
+        self._ids.append(token)
+        text = self._decode()[self._skip :]
+        if text.endswith("\ufffd"):
+            return ""
+        piece = text[self._shown :]
+        self._shown = len(text)
+        return piece
+
+
+class TransformersEngine(Engine):
+    name = "transformers"
+
+    def __init__(
+        self,
+        model_ref: str | Path,
+        *,
+        gguf_file: str | None = None,
+        device: str | None = None,
+        trust_remote_code: bool = False,
+        model_name: str | None = None,
+        n_ctx: int = 2048,
+        local_files_only: bool = False,
+        n_batch: int = PROMPT_BATCH,
+    ) -> None:
+        torch, transformers = _import_transformers()
+        self._torch = torch
+        ref, gguf = split_model_ref(model_ref, gguf_file)
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if self.device.startswith("cuda"):
+            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        else:
+            dtype = torch.float32
+        options: dict[str, Any] = {
+            "trust_remote_code": trust_remote_code,
+            "local_files_only": local_files_only,
+        }
+        if gguf:
+            options["gguf_file"] = gguf
+        label = f"{ref}/{gguf}" if gguf else ref
+        start = time.perf_counter()
+        try:
+            self._tokenizer = transformers.AutoTokenizer.from_pretrained(ref, **options)
+            model = transformers.AutoModelForCausalLM.from_pretrained(ref, dtype=dtype, **options)
+            self._model = model.to(self.device).eval()
+        except Exception as exc:
+            raise ModelError(f"cannot load model {label} with transformers: {exc}") from exc
+        self.load_seconds = time.perf_counter() - start
+        self.model_name = model_name or Path(gguf or ref).stem
+        config = self._model.config.get_text_config()
+        self.n_ctx = min(n_ctx, getattr(config, "max_position_embeddings", None) or n_ctx)
+        self.n_batch = n_batch
+        n_vocab = self._model.get_output_embeddings().weight.shape[0]
+        self._control = self._control_mask(n_vocab)
+        self._add_bos = bool(getattr(self._tokenizer, "add_bos_token", False)) and (
+            self._tokenizer.bos_token_id is not None
+        )
+        self._main = _Sequence(self._model, self.device, n_batch)
+        # Fixes and scoring use their own cache: background work must not evict the prompt the
+        # next keystroke will reuse.
+        self._aux = _Sequence(self._model, self.device, n_batch)
+        self._pieces: list[str] | None = None
+        self.template = detect_template(self.is_single_token)
+        log.info(
+            "loaded %s with transformers in %.1fs (template %s, %s, %s)",
+            label,
+            self.load_seconds,
+            self.template.family,
+            self.device,
+            dtype,
+        )
+
+    def _control_mask(self, n_vocab: int) -> np.ndarray:
+        """Tokens that end a completion: special tokens and the model's end-of-generation ids."""
+        control = np.zeros(n_vocab, dtype=bool)
+        tokenizer = self._tokenizer
+        special = [i for i, added in tokenizer.added_tokens_decoder.items() if added.special]
+        eos = self._model.generation_config.eos_token_id
+        eos_ids = eos if isinstance(eos, list) else [eos]
+        for token in (*special, *tokenizer.all_special_ids, *eos_ids):
+            if token is not None and 0 <= token < n_vocab:
+                control[token] = True
+        return control
+
+    def tokenize(self, text: str) -> list[int]:
+        """Plain text: a control marker spelled inside it stays plain text."""
+        encoded = self._tokenizer(text, add_special_tokens=False, split_special_tokens=True)
+        return list(encoded["input_ids"])
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text)) if text else 0
+
+    def is_single_token(self, marker: str) -> bool:
+        tokens = self._tokenizer.encode(marker, add_special_tokens=False)
+        return len(tokens) == 1 and bool(self._control[tokens[0]])
+
+    def prompt_tokens(self, prompt: Prompt) -> list[int]:
+        """Each text segment tokenized on its own, as FIM training data was."""
+        tokens: list[int] = [self._tokenizer.bos_token_id] if self._add_bos else []
+        for segment in prompt.segments:
+            if segment.special:
+                tokens.extend(self._tokenizer.encode(segment.text, add_special_tokens=False))
+            else:
+                tokens.extend(self.tokenize(segment.text))
+        return tokens
+
+    def _healing_mask(self, rest: str) -> np.ndarray:
+        """Tokens whose text agrees with `rest`, the part of the healed word not yet produced."""
+        if self._pieces is None:
+            decode = self._tokenizer.decode
+            self._pieces = [decode([t]) for t in range(len(self._control))]
+        allowed = np.array(
+            [bool(p) and (p.startswith(rest) or rest.startswith(p)) for p in self._pieces]
+        )
+        return allowed & ~self._control
+
+    def _choose(
+        self, logits: Any, params: GenerationParams, rng: np.random.Generator, rest: str
+    ) -> tuple[int, float]:
+        torch = self._torch
+        logprobs = torch.log_softmax(logits, dim=-1)  # [vocab]
+        masked = logits
+        if rest:
+            allowed = torch.from_numpy(self._healing_mask(rest)).to(logits.device)
+            masked = logits.masked_fill(~allowed, float("-inf"))
+        if params.temperature <= 0:
+            token = int(torch.argmax(masked))
+        else:
+            k = min(params.top_k, masked.shape[-1])
+            top = torch.topk(masked, k)
+            values = top.values.cpu().numpy()
+            weights = np.exp((values - values.max()) / params.temperature)
+            token = int(rng.choice(top.indices.cpu().numpy(), p=weights / weights.sum()))
+        return token, float(logprobs[token])
+
+    def stream(
+        self,
+        prompt: Prompt,
+        params: GenerationParams,
+        cancelled: Callable[[], bool],
+        stats: GenerationStats,
+    ) -> Iterator[str]:
+        tokens = self.prompt_tokens(prompt)
+        stats.prompt_tokens = len(tokens)
+        room = self.n_ctx - len(tokens)
+        if room <= 1:
+            raise EngineError(
+                f"prompt of {len(tokens)} tokens does not fit the context of {self.n_ctx}"
+            )
+        sequence = self._aux if params.background else self._main
+        rng = np.random.default_rng(params.seed)
+        start = time.perf_counter()
+        try:
+            logits = sequence.prefill(tokens, cancelled, stats)
+            stats.prompt_ms = (time.perf_counter() - start) * 1000
+            if logits is None:
+                stats.stop_reason = "cancelled"
+                return
+            detokenizer = _Detokenizer(self._tokenizer, tokens[-1] if tokens else None)
+            rest = params.heal
+            while True:
+                token, logprob = self._choose(logits, params, rng, rest)
+                if self._control[token]:
+                    stats.stop_reason = "eos"
+                    return
+                stats.generated_tokens += 1
+                stats.logprob += logprob
+                piece = detokenizer.push(token)
+                rest = rest[len(piece) :] if rest.startswith(piece) else ""
+                if piece:
+                    yield piece
+                if stats.generated_tokens >= min(params.max_tokens, room - 1):
+                    stats.stop_reason = "length"
+                    return
+                if cancelled():
+                    stats.stop_reason = "cancelled"
+                    return
+                logits = sequence.decode([token])[-1]
+        except EngineError:
+            raise
+        except Exception as exc:
+            raise EngineError(f"transformers failed while generating: {exc}") from exc
+        finally:
+            if not stats.stop_reason:
+                stats.stop_reason = "done"
+            stats.generate_ms = (time.perf_counter() - start) * 1000 - stats.prompt_ms
+
+    def score(self, text: str, cancelled: Callable[[], bool]) -> list[TokenScore] | None:
+        encoded = self._tokenizer(
+            text, add_special_tokens=False, split_special_tokens=True, return_offsets_mapping=True
+        )
+        tokens = list(encoded["input_ids"])[: self.n_ctx]
+        offsets = encoded["offset_mapping"]
+        if len(tokens) < 2:
+            return []
+        torch = self._torch
+        # A cache of its own: scoring runs from the start and leaves both sequences intact.
+        sequence = _Sequence(self._model, self.device, self.n_batch)
+        logprobs: list[float] = []
+        try:
+            for i in range(0, len(tokens), self.n_batch):
+                if cancelled():
+                    return None
+                chunk = tokens[i : i + self.n_batch]
+                rows = torch.log_softmax(sequence.decode(chunk, all_logits=True), dim=-1)
+                following = torch.tensor(tokens[i + 1 : i + 1 + len(chunk)], device=rows.device)
+                picked = rows[torch.arange(len(following), device=rows.device), following]
+                logprobs.extend(picked.tolist())
+        except Exception as exc:
+            raise EngineError(f"transformers failed while scoring: {exc}") from exc
+        return [
+            TokenScore(offsets[j][0], offsets[j][1], logprobs[j - 1]) for j in range(1, len(tokens))
+        ]
+
+    def chat_prompt(self, system: str, user: str) -> Prompt | None:
+        tokenizer = self._tokenizer
+        if not getattr(tokenizer, "chat_template", None):
+            return None
+        # The user's code goes in as plain text, so code containing "<|im_end|>" cannot end the
+        # message early; only the template's own markup is tokenized as control tokens.
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": _HOLE}]
+        rendered = tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=True
+        )
+        before, found, after = rendered.partition(_HOLE)
+        if not found:
+            return None
+        if self._add_bos and tokenizer.bos_token:
+            before = before.removeprefix(tokenizer.bos_token)
+        segments = tuple(
+            s for s in (Segment(before, True), Segment(user), Segment(after, True)) if s.text
+        )
+        return Prompt(segments, self.template.stops, self.template.family, "l2r")
+
+    def close(self) -> None:
+        self._main.release()
+        self._aux.release()
+        self._model = None
+        if self.device.startswith("cuda"):
+            self._torch.cuda.empty_cache()

@@ -1,0 +1,430 @@
+"""HttpEngine against a stand-in completion server on loopback: protocols, stops and failures."""
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from lsp_server.engines.base import GenerationParams, GenerationStats
+from lsp_server.engines.http import (
+    HttpEngine,
+    StopScanner,
+    defang,
+    family_from_name,
+    infill_parts,
+    prompt_text,
+    sse_events,
+)
+from lsp_server.errors import EngineError
+from lsp_server.prompts import Prompt, Segment, build_prompt, template_for_family
+
+QWEN = template_for_family("qwen2.5-coder")
+STARCODER = template_for_family("starcoder2")
+
+
+class StandIn:
+    """A tiny llama-server or OpenAI-style server whose answers each test sets."""
+
+    def __init__(self, flavor: str = "llama-server", port: int = 0) -> None:
+        self.flavor = flavor
+        self.markers = set(QWEN.signature) | {QWEN.prefix, QWEN.suffix, QWEN.middle}
+        self.pieces: list[str] = ["return", " a", " +", " b"]
+        self.interval = 0.0
+        self.header_delay = 0.0
+        self.fail_status = 0
+        self.die_after: int | None = None
+        self.requests: list[tuple[str, dict]] = []
+        self.disconnected = threading.Event()
+        self.connections: set = set()
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Go away as a killed server would: kept-alive connections are cut too."""
+        self.server.shutdown()
+        self.server.server_close()
+        for connection in list(self.connections):
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def setup(self) -> None:
+                super().setup()
+                # Headers and body go out in two writes; Nagle would hold the second back.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                stand_in.connections.add(self.connection)
+
+            def finish(self) -> None:
+                stand_in.connections.discard(self.connection)
+                with contextlib.suppress(OSError):
+                    super().finish()
+
+            def send_json(self, status: int, body: object) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if self.path == "/props" and stand_in.flavor == "llama-server":
+                    self.send_json(
+                        200,
+                        {
+                            "default_generation_settings": {"n_ctx": 4096},
+                            "model_path": "/models/stub-coder.gguf",
+                            "chat_template": "{{ messages }}",
+                        },
+                    )
+                elif self.path == "/v1/models":
+                    self.send_json(200, {"object": "list", "data": [{"id": "stub-model"}]})
+                else:
+                    self.send_json(404, {"error": "not found"})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                stand_in.requests.append((self.path, body))
+                if self.path == "/tokenize" and stand_in.flavor == "llama-server":
+                    self.tokenize(body)
+                elif self.path == "/apply-template" and stand_in.flavor == "llama-server":
+                    parts = [
+                        f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n"
+                        for m in body["messages"]
+                    ]
+                    self.send_json(200, {"prompt": "".join(parts) + "<|im_start|>assistant\n"})
+                elif self.path in ("/v1/completions", "/infill"):
+                    self.complete(self.path == "/infill")
+                else:
+                    self.send_json(404, {"error": "not found"})
+
+            def tokenize(self, body: dict) -> None:
+                text = body["content"]
+                if body.get("parse_special") and text in stand_in.markers:
+                    tokens = [{"id": 1, "piece": text}] if body.get("with_pieces") else [1]
+                else:
+                    tokens = [ord(c) for c in text[::3]]
+                self.send_json(200, {"tokens": tokens})
+
+            def complete(self, infill: bool) -> None:
+                time.sleep(stand_in.header_delay)
+                if stand_in.fail_status:
+                    self.send_json(stand_in.fail_status, {"error": "model exploded: out of KV"})
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                try:
+                    for i, piece in enumerate(stand_in.pieces):
+                        if stand_in.die_after is not None and i == stand_in.die_after:
+                            self.connection.close()
+                            return
+                        chunk = (
+                            {"content": piece, "stop": False}
+                            if infill
+                            else {"choices": [{"text": piece, "finish_reason": None}]}
+                        )
+                        self.event(chunk)
+                        time.sleep(stand_in.interval)
+                    if infill:
+                        timings = {
+                            "cache_n": 10,
+                            "prompt_n": 5,
+                            "prompt_ms": 12.5,
+                            "predicted_n": len(stand_in.pieces),
+                            "predicted_ms": 30.0,
+                        }
+                        self.event(
+                            {"content": "", "stop": True, "stop_type": "eos", "timings": timings}
+                        )
+                    else:
+                        self.event({"choices": [{"text": "", "finish_reason": "stop"}]})
+                        usage = {"prompt_tokens": 17, "completion_tokens": len(stand_in.pieces)}
+                        self.event({"choices": [], "usage": usage})
+                        self.wfile.write(b"data: [DONE]\n\n")
+                        self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    stand_in.disconnected.set()
+
+            def event(self, chunk: dict) -> None:
+                self.wfile.write(b": ping\n\n")
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+
+        return Handler
+
+
+@pytest.fixture
+def stand_in() -> Iterator[StandIn]:
+    server = StandIn()
+    yield server
+    server.stop()
+
+
+def generate(engine: HttpEngine, prompt: Prompt, **params) -> tuple[str, GenerationStats]:
+    stats = GenerationStats()
+    text = "".join(engine.stream(prompt, GenerationParams(**params), lambda: False, stats))
+    return text, stats
+
+
+def test_probe_detects_llama_server_and_its_template(stand_in: StandIn) -> None:
+    engine = HttpEngine(stand_in.url)
+    assert engine.server_kind == "llama-server"
+    assert engine.template.family == "qwen2.5-coder"
+    assert engine.model_name == "stub-model"
+    assert engine.n_ctx == 4096
+    assert engine.is_single_token("<|fim_prefix|>")
+    assert not engine.is_single_token("<fim_prefix>")
+    assert engine.count_tokens("abcdef") == 2
+    assert engine.count_tokens("") == 0
+
+
+def test_openai_server_without_tokenizer_uses_family_and_estimate() -> None:
+    server = StandIn(flavor="openai")
+    try:
+        engine = HttpEngine(server.url, family="starcoder2")
+        assert engine.server_kind == "openai"
+        assert engine.template.family == "starcoder2"
+        assert engine.count_tokens("12345678") == 2
+        assert HttpEngine(server.url).template.family == "l2r"
+    finally:
+        server.stop()
+
+
+def test_streams_openai_completion_with_stats(stand_in: StandIn) -> None:
+    engine = HttpEngine(stand_in.url, mode="openai")
+    prompt = build_prompt(QWEN, "def add(a, b):\n    ", "\n")
+    text, stats = generate(engine, prompt, max_tokens=7, seed=3)
+    assert text == "return a + b"
+    assert (stats.prompt_tokens, stats.generated_tokens, stats.stop_reason) == (17, 4, "eos")
+    path, body = stand_in.requests[-1]
+    assert path == "/v1/completions"
+    assert body["prompt"] == prompt.text
+    assert body["stream"] is True
+    assert (body["max_tokens"], body["seed"], body["temperature"]) == (7, 3, 0.0)
+    assert body["stop"] == list(QWEN.stops)
+    assert body["model"] == "stub-model"
+
+
+def test_stop_string_ends_the_stream_even_split_across_chunks(stand_in: StandIn) -> None:
+    stand_in.pieces = ["x = 1", "\n<|file", "_sep|>other.py", "never"]
+    engine = HttpEngine(stand_in.url, mode="openai")
+    text, stats = generate(engine, build_prompt(QWEN, "", ""))
+    assert text == "x = 1\n"
+    assert stats.stop_reason == "eos"
+
+
+def test_infill_request_and_timings(stand_in: StandIn) -> None:
+    engine = HttpEngine(stand_in.url, family="starcoder2")
+    prompt = build_prompt(STARCODER, "def add(a, b):\n    ", "\nprint(add(1, 2))\n")
+    assert engine.uses_infill(prompt)
+    text, stats = generate(engine, prompt, max_tokens=9, heal="ret")
+    assert text == "retreturn a + b"
+    path, body = stand_in.requests[-1]
+    assert path == "/infill"
+    assert body["input_prefix"] == "def add(a, b):\n    "
+    assert body["input_suffix"] == "\nprint(add(1, 2))\n"
+    assert body["prompt"] == "ret"
+    assert body["cache_prompt"] is True and body["stream"] is True and body["n_predict"] == 9
+    assert (stats.prompt_tokens, stats.reused_tokens, stats.evaluated_tokens) == (15, 10, 5)
+    assert stats.prompt_ms == 12.5
+    assert stats.stop_reason == "eos"
+
+
+def test_suffix_first_prompts_stay_on_completions_in_auto_mode(stand_in: StandIn) -> None:
+    engine = HttpEngine(stand_in.url)
+    prompt = build_prompt(QWEN, "a", "b")
+    assert prompt.order == "spm" and not engine.uses_infill(prompt)
+    assert HttpEngine(stand_in.url, mode="infill").uses_infill(prompt)
+
+
+def test_cancellation_closes_the_connection(stand_in: StandIn) -> None:
+    stand_in.pieces = [f"tok{i} " for i in range(2000)]
+    stand_in.interval = 0.005
+    engine = HttpEngine(stand_in.url, mode="openai")
+    received: list[str] = []
+    stats = GenerationStats()
+    pieces = engine.stream(
+        build_prompt(QWEN, "", ""), GenerationParams(), lambda: len(received) >= 3, stats
+    )
+    for piece in pieces:
+        received.append(piece)
+    assert len(received) == 3
+    assert stats.stop_reason == "cancelled"
+    assert stand_in.disconnected.wait(5), "the stand-in never saw the client go away"
+
+
+def test_consumer_stopping_early_closes_the_connection(stand_in: StandIn) -> None:
+    stand_in.pieces = [f"tok{i} " for i in range(2000)]
+    stand_in.interval = 0.005
+    engine = HttpEngine(stand_in.url, mode="openai")
+    stats = GenerationStats()
+    pieces = engine.stream(build_prompt(QWEN, "", ""), GenerationParams(), lambda: False, stats)
+    next(pieces)
+    pieces.close()
+    assert stats.stop_reason == "done"
+    assert stand_in.disconnected.wait(5)
+
+
+def test_server_down_then_back(stand_in: StandIn) -> None:
+    engine = HttpEngine(stand_in.url, mode="openai")
+    assert engine.count_tokens("abc") == 1
+    port = stand_in.port
+    stand_in.stop()
+    with pytest.raises(EngineError, match=f"127.0.0.1:{port}.*connection refused"):
+        generate(engine, build_prompt(QWEN, "a", "b"))
+    with pytest.raises(EngineError, match="connection refused"):
+        engine.count_tokens("abcdef")
+    back = StandIn(port=port)
+    try:
+        assert generate(engine, build_prompt(QWEN, "a", "b"))[0] == "return a + b"
+        assert engine.count_tokens("abcdef") == 2
+    finally:
+        back.stop()
+
+
+def test_restarted_server_is_reached_through_a_stale_kept_connection(stand_in: StandIn) -> None:
+    engine = HttpEngine(stand_in.url)
+    assert engine.count_tokens("abc") == 1
+    port = stand_in.port
+    stand_in.stop()
+    back = StandIn(port=port)
+    try:
+        assert engine.count_tokens("abcdef") == 2
+    finally:
+        back.stop()
+
+
+def test_unreachable_server_at_construction() -> None:
+    server = StandIn()
+    url = server.url
+    server.stop()
+    with pytest.raises(EngineError, match=f"{url}/props: connection refused"):
+        HttpEngine(url)
+
+
+def test_server_dying_mid_stream(stand_in: StandIn) -> None:
+    stand_in.die_after = 2
+    engine = HttpEngine(stand_in.url, mode="openai")
+    received: list[str] = []
+    with pytest.raises(EngineError, match="v1/completions.*closed"):
+        for piece in engine.stream(
+            build_prompt(QWEN, "a", "b"), GenerationParams(), lambda: False, GenerationStats()
+        ):
+            received.append(piece)
+    assert received == ["return", " a"]
+
+
+def test_slow_server_times_out(stand_in: StandIn) -> None:
+    stand_in.header_delay = 1.0
+    engine = HttpEngine(stand_in.url, mode="openai", timeout_s=0.2)
+    with pytest.raises(EngineError, match=r"v1/completions did not answer within 0.2s"):
+        generate(engine, build_prompt(QWEN, "a", "b"))
+
+
+def test_http_error_carries_the_body(stand_in: StandIn) -> None:
+    stand_in.fail_status = 500
+    engine = HttpEngine(stand_in.url, mode="openai")
+    with pytest.raises(EngineError, match="HTTP 500: .*model exploded: out of KV"):
+        generate(engine, build_prompt(QWEN, "a", "b"))
+    stand_in.fail_status = 0
+    assert generate(engine, build_prompt(QWEN, "a", "b"))[0] == "return a + b"
+
+
+def test_score_is_unsupported_and_chat_uses_apply_template(stand_in: StandIn) -> None:
+    engine = HttpEngine(stand_in.url)
+    with pytest.raises(EngineError, match="scoring is not supported"):
+        engine.score("x = 1", lambda: False)
+    prompt = engine.chat_prompt("Be terse.", "fix <|im_end|> this")
+    assert prompt is not None and prompt.order == "l2r"
+    assert [s.special for s in prompt.segments] == [True, False, True]
+    assert prompt.segments[1].text == "fix <|im_end|> this"
+    assert prompt.segments[0].text.endswith("<|im_start|>user\n")
+
+
+def test_user_text_cannot_forge_markers() -> None:
+    prompt = Prompt((Segment("<|fim_prefix|>", True), Segment("s = '<|fim_middle|>'")))
+    text = prompt_text(prompt)
+    assert text.startswith("<|fim_prefix|>")
+    assert "<|fim_middle|>" not in text
+    assert text.replace("\u200b", "") == prompt.text
+    assert defang("plain code") == "plain code"
+
+
+def test_stop_scanner_holds_back_possible_stop_starts() -> None:
+    scanner = StopScanner(("<|endoftext|>", "\n\n"))
+    assert scanner.feed("a <") == "a "
+    assert scanner.feed("b") == "<b"
+    assert scanner.feed("\n") == ""
+    assert scanner.feed("\nrest") == ""
+    assert scanner.stopped
+    flushing = StopScanner(("<|x|>",))
+    assert flushing.feed("end <|") == "end "
+    assert flushing.flush() == "<|"
+
+
+def test_sse_events_skip_comments_and_join_data_lines() -> None:
+    lines = [
+        b": ping\n",
+        b"\n",
+        b'data: {"a": 1}\n',
+        b"\n",
+        b"event: x\n",
+        b"data: one\n",
+        b"data: two\r\n",
+        b"\r\n",
+        b"data: [DONE]",
+    ]
+    assert list(sse_events(iter(lines))) == ['{"a": 1}', "one\ntwo", "[DONE]"]
+
+
+def test_infill_parts_reads_repository_layout() -> None:
+    segments = (
+        Segment(QWEN.repo_name, True),
+        Segment("tide\n"),
+        Segment(QWEN.file_sep, True),
+        Segment("util.py\ndef helper(): ...\n"),
+        Segment(QWEN.file_sep, True),
+        Segment("main.py\n"),
+        *build_prompt(QWEN, "x = hel", "\n", order="psm").segments,
+    )
+    extra, prefix, suffix = infill_parts(segments, QWEN)
+    assert extra == [{"filename": "util.py", "text": "def helper(): ...\n"}]
+    assert (prefix, suffix) == ("x = hel", "\n")
+    spm = infill_parts(build_prompt(QWEN, "pre", "suf").segments, QWEN)
+    assert spm == ([], "pre", "suf")
+
+
+def test_family_from_model_names() -> None:
+    assert family_from_name("Qwen/Qwen2.5-Coder-1.5B-Instruct") == "qwen2.5-coder"
+    assert family_from_name("bigcode/starcoder2-3b") == "starcoder2"
+    assert family_from_name("deepseek-ai/deepseek-coder-1.3b-base") == "deepseek-coder"
+    assert family_from_name("gpt-4o") is None
+
+
+def test_bad_mode_and_url() -> None:
+    with pytest.raises(EngineError, match="unknown HTTP engine mode"):
+        HttpEngine("http://127.0.0.1:1", mode="grpc")  # type: ignore[arg-type]
+    with pytest.raises(EngineError, match="not an http"):
+        HttpEngine("ftp://example.invalid/")
