@@ -49,6 +49,10 @@ class Binding:
     symbol: str | None
 
 
+# A name, or dotted chain, being typed at the cursor ("trap", "shapes.trap", "shapes.").
+_TYPED_CHAIN = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*\.?(?<=[\w.])\Z")
+
+
 @dataclass(frozen=True)
 class Usage:
     """A name, or dotted chain of names, used near the cursor and how many lines away."""
@@ -121,6 +125,15 @@ class CrossFile:
         found: dict[tuple[str, int], Snippet] = {}
         # Each file's outline is fetched once per request, however many names are looked up.
         outlines: dict[str, Outline] = {}
+        typed = _TYPED_CHAIN.search(text, max(0, cursor - 200), cursor)
+        if typed is not None:
+            # The name being typed is the likeliest next use: what it may complete to ranks first.
+            chain = tuple(typed.group().split("."))
+            for file, definition in self._prefixed(chain, bindings, outlines, limit):
+                found.setdefault(
+                    (file, definition.line),
+                    Snippet(file, definition.text, 1.0, "definition", definition.line),
+                )
         for usage in usages_near(text, cursor):
             score = 0.5 + 0.5 / (1.0 + usage.distance)
             for file, definition in self._definitions_for(usage.chain, bindings, outlines):
@@ -177,6 +190,32 @@ class CrossFile:
             for name in names:
                 for file in binding.files:
                     yield from self._lookup(file, name, _REEXPORT_DEPTH, outlines)
+
+    def _prefixed(
+        self,
+        chain: tuple[str, ...],
+        bindings: list[Binding],
+        outlines: dict[str, Outline],
+        limit: int,
+    ) -> list[tuple[str, Definition]]:
+        """Imported definitions whose names start with the last, partly typed, part of chain."""
+        *head, stem = chain
+        found: list[tuple[str, Definition]] = []
+        for binding in bindings:
+            if binding.symbol is not None:
+                if not head and binding.local.startswith(stem) and binding.local != stem:
+                    for file in binding.files:
+                        found += self._lookup(file, binding.symbol, _REEXPORT_DEPTH, outlines)
+                continue
+            if (not binding.local and not head) or ".".join(head) == binding.local:
+                for file in binding.files:
+                    outline = outlines.get(file) or outlines.setdefault(
+                        file, self.index.outline(file)
+                    )
+                    for name, definitions in outline.definitions.items():
+                        if name.startswith(stem) and name != stem:
+                            found += [(file, d) for d in definitions]
+        return found[:limit]
 
     def _lookup(
         self, file: str, name: str, depth: int, outlines: dict[str, Outline]

@@ -115,6 +115,16 @@ def test_wildcard_import(python_project):
     ]
 
 
+def test_a_partly_typed_name_brings_what_it_may_complete_to(python_project):
+    starred = lookup(python_project, "run.py", "from pkg.util.star import *\n\nx = sta")
+    assert heads(starred) == [("pkg/util/star.py", "def starred(): pass")]
+    module = lookup(python_project, "run.py", "from pkg.util import helpers\n\nhelpers.he")
+    assert ("pkg/util/helpers.py", "def helper(x):") in heads(module)
+    assert ("pkg/util/helpers.py", "def other(): pass") not in heads(module)
+    symbol = lookup(python_project, "run.py", "from pkg.geometry import area\n\nx = ar")
+    assert heads(symbol)[0] == ("pkg/geometry.py", "def area(radius: float) -> float:")
+
+
 def test_src_layout(tmp_path):
     write(tmp_path, {"src/app/__init__.py": "", "src/app/core.py": "def run(): pass\n"})
     text = "from app.core import run\nrun()\n"
