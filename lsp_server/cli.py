@@ -12,6 +12,7 @@ from .completion import Completer, CompletionRequest, skip_reason
 from .config import LOG_LEVELS, Settings, apply_settings
 from .documents import DocumentStore, Pos
 from .engine_slot import load_engine, locate_model
+from .engines.choice import ENGINES
 from .errors import TideError
 from .languages import language_for
 from .scheduler import Ticket
@@ -36,6 +37,8 @@ def _configure_logging(level: str, log_file: str | None) -> None:
 
 def _settings_from(args: argparse.Namespace) -> Settings:
     raw = {"model": args.model} if args.model else {}
+    if getattr(args, "engine", None):
+        raw["engine"] = args.engine
     if getattr(args, "log_level", None):
         raw["logLevel"] = args.log_level
     settings, errors = apply_settings(Settings(), raw)
@@ -219,7 +222,17 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser, default=None) -> None:
         # Sub-commands repeat the options with SUPPRESS defaults, so `tide-lsp --model X
         # complete ...` keeps X instead of the sub-parser resetting it.
-        p.add_argument("--model", default=default, help="registry name or path to a GGUF file")
+        p.add_argument(
+            "--model",
+            default=default,
+            help="registry name, GGUF file, model directory, hub id, or http(s):// server URL",
+        )
+        p.add_argument(
+            "--engine",
+            choices=ENGINES,
+            default=default,
+            help="engine to run the model (default: chosen from the model reference)",
+        )
         p.add_argument("--log-level", choices=LOG_LEVELS, default=default)
         p.add_argument("--log-file", default=default, help="write logs here instead of stderr")
         p.add_argument(

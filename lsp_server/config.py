@@ -17,6 +17,9 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 class Settings:
     model: str | None = None  # registry name or GGUF path; None = the registry's default
     model_dir: str | None = None  # where pulled models are cached
+    # Which engine runs the model: "auto" picks from the model reference (a .gguf file or
+    # registry name: llama.cpp; a directory or hub id: transformers; a URL: http).
+    engine: str = "auto"
     enable: bool = True
     disabled_languages: tuple[str, ...] = ()
     # Tokens of prefix + suffix. 512 keeps a cold prompt near 7 s on two laptop cores while
@@ -71,6 +74,12 @@ def _level(value: str) -> str | None:
     return None if value.lower() in LOG_LEVELS else f"must be one of {', '.join(LOG_LEVELS)}"
 
 
+def _engine(value: str) -> str | None:
+    from .engines.choice import ENGINES
+
+    return None if value.lower() in ENGINES else f"must be one of {', '.join(ENGINES)}"
+
+
 SEVERITIES = ("error", "warning", "information", "hint", "off")
 
 
@@ -89,6 +98,7 @@ def _strings(value: list) -> str | None:
 _RULES: dict[str, _Rule] = {
     "model": _Rule("model", str, _nonempty),
     "modelDir": _Rule("model_dir", str, _nonempty),
+    "engine": _Rule("engine", str, _engine, str.lower),
     "enable": _Rule("enable", bool),
     "disabledLanguages": _Rule("disabled_languages", list, _strings, tuple),
     "contextBudget": _Rule("context_budget", int, _int_range(32, 32768)),
@@ -108,7 +118,7 @@ _RULES: dict[str, _Rule] = {
 }
 
 # Settings that need the engine reloaded when they change.
-ENGINE_KEYS = ("model", "model_dir", "threads", "context_length")
+ENGINE_KEYS = ("model", "model_dir", "engine", "threads", "context_length")
 
 
 def _type_name(kind: type | tuple[type, ...]) -> str:

@@ -13,8 +13,9 @@ from pathlib import Path
 from . import models
 from .completion import Completer
 from .config import Settings
-from .engines.llama_cpp import LlamaCppEngine
-from .errors import ModelError
+from .engines.base import Engine
+from .engines.choice import engine_for, is_gguf_reference
+from .errors import EngineError, ModelError
 from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,11 @@ def model_label(settings: Settings) -> str:
     return settings.model or models.default_model().name
 
 
-def locate_model(settings: Settings, progress: models.ProgressFn | None = None) -> Path:
-    """The verified model file the settings ask for, pulled into the cache if need be."""
+def locate_model(settings: Settings, progress: models.ProgressFn | None = None) -> Path | str:
+    """The verified model file the settings ask for, pulled into the cache if need be; a
+    server URL, model directory or hub id is returned as it is, for its own engine."""
+    if not is_gguf_reference(settings.model or "") or engine_for(settings.model) == "http":
+        return settings.model or ""
     path, spec = models.resolve(
         settings.model, models.cache_dir(settings.model_dir), pull_missing=True, progress=progress
     )
@@ -44,12 +48,29 @@ def locate_model(settings: Settings, progress: models.ProgressFn | None = None) 
     return path
 
 
-def load_engine(path: Path, settings: Settings) -> LlamaCppEngine:
+def load_engine(model: Path | str, settings: Settings) -> Engine:
+    """Open the engine the settings name (or the model reference implies) on `model`."""
+    kind = engine_for(settings.model, settings.engine)
+    name = model_label(settings)
+    threads = settings.threads or None
+    if kind == "http":
+        from .engines.http import HttpEngine
+
+        return HttpEngine(str(model), model_name=name, n_ctx=settings.context_length)
+    if kind == "transformers":
+        from .engines.transformers_engine import TransformersEngine
+
+        return TransformersEngine(model, model_name=name, n_ctx=settings.context_length)
+    if kind == "ctransformers":
+        from .engines.ctransformers_engine import CTransformersEngine
+
+        return CTransformersEngine(
+            Path(model), model_name=name, n_ctx=settings.context_length, n_threads=threads
+        )
+    from .engines.llama_cpp import LlamaCppEngine
+
     return LlamaCppEngine(
-        path,
-        model_name=model_label(settings),
-        n_ctx=settings.context_length,
-        n_threads=settings.threads or None,
+        Path(model), model_name=name, n_ctx=settings.context_length, n_threads=threads
     )
 
 
@@ -93,7 +114,7 @@ class EngineSlot:
             path = await asyncio.to_thread(locate_model, settings, progress)
             self._on_status(Status("loading", label, None, f"loading {path}"))
             engine = await self._scheduler.run(None, lambda _t: load_engine(path, settings))
-        except ModelError as exc:
+        except (ModelError, EngineError) as exc:
             self.error = str(exc)
             kept = f" (still using {self.completer.engine.model_name})" if self.completer else ""
             self._on_status(Status("error", label, None, f"{exc}{kept}"))

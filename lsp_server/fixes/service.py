@@ -15,6 +15,7 @@ from typing import TypeVar
 from ..config import Settings
 from ..documents import Snapshot
 from ..engines.base import Engine
+from ..errors import TideError
 from ..scheduler import YIELDED, Scheduler, Superseded, Ticket
 from .candidates import Cancelled, Fix, FixFinder, FixTarget
 from .problems import Problem
@@ -109,6 +110,10 @@ class FixService:
                 lambda t: score_document(engine, snapshot, self._scores, t.is_cancelled),
             )
         except Superseded:
+            return
+        except TideError as exc:
+            # An engine that cannot score (an HTTP server) leaves the syntax diagnostics.
+            log.info("no unlikely-code diagnostics for %s: %s", snapshot.uri, exc)
             return
         if scores is None or not self._still_current(snapshot):
             return
