@@ -22,13 +22,16 @@ export interface ServerSettings {
   verifyFixes?: boolean;
   threads?: number;
   logLevel?: string;
+  engine?: string;
+  unlikelySeverity?: string;
+  candidates?: number;
 }
 
 /** Reads one setting below `tide.`; `vscode.WorkspaceConfiguration.get` fits. */
 export type SettingReader = (key: string) => unknown;
 
-const STRING_KEYS = ['model', 'modelDir', 'logLevel'] as const;
-const INT_KEYS = ['contextBudget', 'maxTokens', 'maxLines', 'threads'] as const;
+const STRING_KEYS = ['model', 'modelDir', 'logLevel', 'engine', 'unlikelySeverity'] as const;
+const INT_KEYS = ['contextBudget', 'maxTokens', 'maxLines', 'threads', 'candidates'] as const;
 const BOOL_KEYS = ['enable', 'diagnostics', 'verifyFixes'] as const;
 
 /** Boolean keys sent only when they differ from these defaults (the server's defaults too). */

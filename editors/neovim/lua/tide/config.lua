@@ -27,7 +27,8 @@ M.defaults = {
   filetypes = M.default_filetypes,
   root_markers = { '.git', 'pyproject.toml', 'setup.py', 'package.json', 'go.mod', 'Cargo.toml' },
   --- Server settings (camelCase, as the server names them): model, modelDir, contextBudget,
-  --- maxTokens, maxLines, enable, disabledLanguages, diagnostics, verifyFixes, threads, logLevel.
+  --- maxTokens, maxLines, enable, disabledLanguages, diagnostics, verifyFixes, threads, logLevel,
+  --- engine, unlikelySeverity, candidates.
   --- Sent as `initializationOptions` and as `{settings = {tide = ...}}`.
   settings = {},
   ghost_text = {
@@ -70,6 +71,9 @@ local SETTING_TYPES = {
   verifyFixes = 'boolean',
   threads = 'integer',
   logLevel = 'string',
+  engine = 'string',
+  unlikelySeverity = 'string',
+  candidates = 'integer',
 }
 M.setting_types = SETTING_TYPES
 
