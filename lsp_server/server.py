@@ -90,6 +90,7 @@ class TideServer(LanguageServer):
             self.current_engine,
             self.documents.find,
             lambda snapshot, problems: fix_features.publish(self, snapshot, problems),
+            lambda: self.context.index.root if self.context.index is not None else None,
         )
         self.last_latency_ms: float | None = None
         self._progress_token: str | None = None

@@ -78,6 +78,22 @@ def enclosing_lines(snapshot: Snapshot, first: int, last: int) -> tuple[int, int
     return first, last
 
 
+def function_name(snapshot: Snapshot, line: int) -> str | None:
+    """The name of the innermost function or method holding the line, if any."""
+    if snapshot.tree is None:
+        return None
+    text = snapshot.line_text(line)
+    point = (line, len(text) - len(text.lstrip()))  # the line's first character
+    node = snapshot.tree.root_node.named_descendant_for_point_range(point, point)
+    while node is not None:
+        if "function" in node.type or "method" in node.type:
+            name = node.child_by_field_name("name")
+            if name is not None and name.text is not None:
+                return name.text.decode("utf-8", "replace")
+        node = node.parent
+    return None
+
+
 class FixFinder:
     """Runs the model for one target; meant for the engine's worker, as background work."""
 

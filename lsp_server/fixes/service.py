@@ -7,20 +7,24 @@ up again where they stopped once the user pauses.
 """
 
 import asyncio
+import dataclasses
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 from ..config import Settings
+from ..context.service import file_path
 from ..documents import Snapshot
 from ..engines.base import Engine
 from ..errors import TideError
 from ..scheduler import YIELDED, Scheduler, Superseded, Ticket
-from .candidates import Cancelled, Fix, FixFinder, FixTarget
+from .candidates import Cancelled, Fix, FixFinder, FixTarget, function_name
 from .problems import Problem
 from .scoring import ScoreCache, code_scores, score_document
 from .syntax import syntax_problems
+from .test_check import find_tests, run_tests
 from .unlikely import unlikely_lines
 
 log = logging.getLogger(__name__)
@@ -30,6 +34,7 @@ T = TypeVar("T")
 SYNTAX_DELAY_S = 0.3
 SCORE_DELAY_S = 1.0  # a pause in typing, beyond the syntax debounce, before the model scores
 RETRY_DELAY_S = 0.5
+MAX_TESTED_FIXES = 3  # each test run copies the workspace and starts pytest
 
 Publish = Callable[[Snapshot, list[Problem]], None]
 
@@ -54,11 +59,13 @@ class FixService:
         engine: Callable[[], Awaitable[Engine | None]],
         current: Callable[[str], Snapshot | None],
         publish: Publish,
+        workspace: Callable[[], Path | None] = lambda: None,
     ) -> None:
         self._scheduler = scheduler
         self._engine = engine
         self._current = current
         self._publish = publish
+        self._workspace = workspace
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._scores = ScoreCache()
         self._fixes: OrderedDict[tuple[str, int, int, int], list[Fix]] = OrderedDict()
@@ -141,10 +148,35 @@ class FixService:
                 raise Superseded(ticket.reason) from exc
 
         found = await in_background(self._scheduler, f"fix:{snapshot.uri}", job)
+        if settings.run_tests:
+            found = await self._checked(target, found, settings)
         self._fixes[key] = found
         while len(self._fixes) > 64:
             self._fixes.popitem(last=False)
         return found
+
+    async def _checked(self, target: FixTarget, found: list[Fix], settings: Settings) -> list[Fix]:
+        """The fixes with what the workspace's tests say of each; passing fixes first."""
+        snapshot = target.snapshot
+        root, document = self._workspace(), file_path(snapshot.uri)
+        if root is None or document is None or not document.is_relative_to(root):
+            return found
+        if snapshot.language_id != "python":
+            return found
+        function = function_name(snapshot, target.first_line)
+        tests = await asyncio.to_thread(find_tests, root, function) if function else []
+        if not tests:
+            return found
+        checked: list[tuple[bool, Fix]] = []
+        for fix in found[:MAX_TESTED_FIXES]:
+            fixed = snapshot.text[: fix.start] + fix.text + snapshot.text[fix.end :]
+            outcome = await asyncio.to_thread(
+                run_tests, root, document, fixed, tests, settings.test_timeout
+            )
+            title = f"{fix.title} ({outcome.summary})"
+            checked.append((outcome.ok, dataclasses.replace(fix, title=title)))
+        checked.sort(key=lambda item: not item[0])
+        return [fix for _, fix in checked] + found[MAX_TESTED_FIXES:]
 
     def cached_fixes(self, snapshot: Snapshot, first: int, last: int) -> list[Fix] | None:
         return self._fixes.get((snapshot.uri, snapshot.version, first, last))

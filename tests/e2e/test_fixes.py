@@ -182,3 +182,25 @@ def test_fix_command_rejects_a_bad_location(tmp_path):
     )
     assert run.returncode != 0
     assert "FILE:LINE" in run.stderr
+
+
+async def test_opted_in_fixes_are_checked_against_the_workspace_tests(model_path, tmp_path):
+    (tmp_path / "calc.py").write_text(IS_EVEN)
+    (tmp_path / "test_calc.py").write_text(
+        "from calc import is_even\n\n\ndef test_is_even():\n"
+        "    assert is_even(4) and not is_even(7)\n"
+    )
+    uri = (tmp_path / "calc.py").as_uri()
+    init = {"runTests": True, "unlikelySeverity": "off"}
+    async with lsp_session(init=init, root=tmp_path) as client:
+        open_doc(client, uri, IS_EVEN)
+        (action,) = await client.text_document_code_action_async(
+            code_action_params(uri, BUG_LINE)
+        )
+        resolved = await client.code_action_resolve_async(action)
+        assert resolved.edit is not None
+        listed = await client.text_document_code_action_async(code_action_params(uri, BUG_LINE))
+    titles = [a.title for a in listed]
+    # Passing fixes come first, and every checked title says what the tests said.
+    assert titles[0].endswith("(1 test passes)"), titles
+    assert (tmp_path / "calc.py").read_text() == IS_EVEN

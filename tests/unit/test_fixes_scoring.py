@@ -95,3 +95,12 @@ def test_cache_is_bounded():
     for key in "abc":
         cache.put(key, [])
     assert cache.get("a") is None and cache.get("c") == []
+
+
+def test_function_name_of_a_line():
+    from lsp_server.fixes.candidates import function_name
+
+    snap = snapshot(SOURCE)
+    assert function_name(snap, 6) == "first"
+    assert function_name(snap, 10) == "second"
+    assert function_name(snap, 0) is None

@@ -1,0 +1,95 @@
+"""The opt-in test check: a fix is tried against the workspace's own pytest tests.
+
+Nothing runs unless the user turned `runTests` on. The workspace's Python files are copied to a
+scratch directory, the fix is applied to the copy, and only the tests that name the fixed
+function run there, in a subprocess with a timeout; the user's files are never touched.
+"""
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_TEST_FILES = 200
+MAX_COPY_FILES = 5000
+_SKIP_DIRS = {".git", ".hg", ".venv", "venv", "node_modules", "__pycache__", ".tox", "build"}
+_SUMMARY = re.compile(r"(\d+) (passed|failed|error|errors)")
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    passed: int
+    failed: int
+    summary: str  # for the fix's title: "2 tests pass", "1 of 3 tests fails", "tests time out"
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    @property
+    def ok(self) -> bool:
+        return self.passed > 0 and self.failed == 0
+
+
+def _python_files(root: Path) -> list[Path]:
+    found: list[Path] = []
+    for path in sorted(root.rglob("*.py")):
+        relative = path.relative_to(root)
+        if any(part in _SKIP_DIRS or part.startswith(".") for part in relative.parts[:-1]):
+            continue
+        found.append(path)
+        if len(found) >= MAX_COPY_FILES:
+            break
+    return found
+
+
+def find_tests(root: Path, function: str) -> list[Path]:
+    """Test files under root that mention `function` by name (pytest's naming rules)."""
+    word = re.compile(rf"\b{re.escape(function)}\b")
+    tests: list[Path] = []
+    for path in _python_files(root):
+        if not (path.name.startswith("test_") or path.name.endswith("_test.py")):
+            continue
+        try:
+            if word.search(path.read_text(encoding="utf-8", errors="replace")):
+                tests.append(path)
+        except OSError:
+            continue
+        if len(tests) >= MAX_TEST_FILES:
+            break
+    return tests
+
+
+def run_tests(
+    root: Path, document: Path, fixed_text: str, tests: list[Path], timeout_s: float
+) -> TestOutcome:
+    """Run `tests` on a copy of the workspace where `document` holds `fixed_text`."""
+    with tempfile.TemporaryDirectory(prefix="tide-fix-check-") as scratch:
+        copy = Path(scratch)
+        for path in _python_files(root):
+            target = copy / path.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+        patched = copy / document.relative_to(root)
+        patched.parent.mkdir(parents=True, exist_ok=True)
+        patched.write_text(fixed_text, encoding="utf-8")
+        selected = [str(t.relative_to(root)) for t in tests]
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *selected]
+        try:
+            run = subprocess.run(
+                command, cwd=copy, capture_output=True, text=True, timeout=timeout_s
+            )
+        except subprocess.TimeoutExpired:
+            return TestOutcome(0, 1, f"tests time out after {timeout_s:g}s")
+    counts = {kind: int(n) for n, kind in _SUMMARY.findall(run.stdout)}
+    passed = counts.get("passed", 0)
+    failed = counts.get("failed", 0) + counts.get("error", 0) + counts.get("errors", 0)
+    if failed == 0 and run.returncode != 0:
+        failed = 1
+    total = passed + failed
+    if failed == 0:
+        summary = "1 test passes" if passed == 1 else f"{passed} tests pass"
+    else:
+        summary = f"{failed} of {total} tests fail" if failed > 1 else f"1 of {total} tests fails"
+    return TestOutcome(passed, failed, summary)

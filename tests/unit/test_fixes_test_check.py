@@ -1,0 +1,43 @@
+"""Tests for lsp_server.fixes.test_check: tests found by name, run on a patched copy."""
+
+from pathlib import Path
+
+from lsp_server.fixes.test_check import find_tests, run_tests
+
+BUGGY = "def is_even(n):\n    return n % 2 == 1\n"
+FIXED = "def is_even(n):\n    return n % 2 == 0\n"
+TEST = "from calc import is_even\n\n\ndef test_is_even():\n    assert is_even(4)\n"
+
+
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "calc.py").write_text(BUGGY)
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_calc.py").write_text(TEST)
+    (tmp_path / "tests" / "test_other.py").write_text("def test_nothing():\n    pass\n")
+    (tmp_path / "tests" / "conftest.py").write_text(
+        "import sys, pathlib\nsys.path.insert(0, str(pathlib.Path(__file__).parents[1]))\n"
+    )
+    return tmp_path
+
+
+def test_tests_are_found_by_the_function_name(tmp_path):
+    root = project(tmp_path)
+    assert find_tests(root, "is_even") == [root / "tests" / "test_calc.py"]
+    assert find_tests(root, "is_odd") == []
+
+
+def test_the_fix_is_checked_on_a_copy_and_the_original_is_untouched(tmp_path):
+    root = project(tmp_path)
+    tests = find_tests(root, "is_even")
+    good = run_tests(root, root / "calc.py", FIXED, tests, timeout_s=120)
+    assert good.ok and good.summary == "1 test passes"
+    bad = run_tests(root, root / "calc.py", BUGGY, tests, timeout_s=120)
+    assert not bad.ok and bad.summary == "1 of 1 tests fails"
+    assert (root / "calc.py").read_text() == BUGGY
+
+
+def test_a_hanging_test_times_out(tmp_path):
+    root = project(tmp_path)
+    hang = "def is_even(n):\n    while True:\n        pass\n"
+    outcome = run_tests(root, root / "calc.py", hang, find_tests(root, "is_even"), 3)
+    assert not outcome.ok and "time out" in outcome.summary
