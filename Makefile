@@ -49,8 +49,12 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The editor clients are tested in the real editors when Node is there (TIDE_SKIP_EDITORS=1 skips).
 test: model lint
 	$(BIN)/python -m pytest -q
+	@if [ -n "$(TIDE_SKIP_EDITORS)" ]; then echo "TIDE_SKIP_EDITORS set: skipping the editor tests"; \
+	elif command -v node >/dev/null 2>&1; then $(MAKE) --no-print-directory editors-test; \
+	else echo "Node not found: skipping the editor tests (make editors-test)"; fi
 
 bench: model
 	$(BIN)/python -m benchmarks.latency

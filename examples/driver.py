@@ -60,7 +60,7 @@ class ScriptedEditor:
         def on_message(params: types.ShowMessageParams) -> None:
             self.messages.append(params.message)
 
-    async def start(self, init: dict | None = None) -> None:
+    async def start(self, init: dict | None = None, root_uri: str | None = None) -> None:
         await self.client.start_io(sys.executable, "-m", "lsp_server", *self._server_args)
         await self.client.initialize_async(
             types.InitializeParams(
@@ -68,6 +68,7 @@ class ScriptedEditor:
                     general=types.GeneralClientCapabilities(position_encodings=["utf-16"])
                 ),
                 initialization_options=init,
+                root_uri=root_uri,
             )
         )
         self.client.initialized(types.InitializedParams())

@@ -194,9 +194,7 @@ async def test_opted_in_fixes_are_checked_against_the_workspace_tests(model_path
     init = {"runTests": True, "unlikelySeverity": "off"}
     async with lsp_session(init=init, root=tmp_path) as client:
         open_doc(client, uri, IS_EVEN)
-        (action,) = await client.text_document_code_action_async(
-            code_action_params(uri, BUG_LINE)
-        )
+        (action,) = await client.text_document_code_action_async(code_action_params(uri, BUG_LINE))
         resolved = await client.code_action_resolve_async(action)
         assert resolved.edit is not None
         listed = await client.text_document_code_action_async(code_action_params(uri, BUG_LINE))

@@ -218,9 +218,12 @@ async function main() {
   fs.mkdirSync(ws, { recursive: true });
   const exampleText = 'import math\n\n\ndef circle_area(radius):\n    """Return the area of a circle with the given radius."""';
   fs.writeFileSync(path.join(ws, 'circle.py'), exampleText);
-  // Two syntax errors: the lightbulb fixes line 1, "Tide: Fix at cursor" line 5.
+  // The lightbulb fixes line 1 of broken.py (the model may repair its second error too);
+  // "Tide: Fix at cursor" fixes line 5 of typo.py.
   const brokenText = 'def greet(name)\n    print("hello", name)\n\n\nclass Greeter\n    pass\n\n\ngreet("world")\n';
   fs.writeFileSync(path.join(ws, 'broken.py'), brokenText);
+  const typoText = 'def area(w, h):\n    return w * h\n\n\nprint(area(2, 3)\n';
+  fs.writeFileSync(path.join(ws, 'typo.py'), typoText);
 
   const out = execFileSync(CODE_SERVER, ['--user-data-dir', userDir, '--extensions-dir', extensionsDir, '--install-extension', VSIX], {
     encoding: 'utf8',
@@ -435,10 +438,12 @@ async function main() {
     await page.waitForTimeout(1000);
     await page.keyboard.press('Control+S');
     const brokenFile = path.join(ws, 'broken.py');
+    // The edit arrives when codeAction/resolve has run the model; save until the file changes.
     const fixed = await waitFor(async () => {
+      await page.keyboard.press('Control+S');
       const t = fs.readFileSync(brokenFile, 'utf8');
       return t !== brokenText ? t : '';
-    }, 30_000);
+    }, WAIT_MS, 1000);
     await shot(page, 'quick-fix-applied');
     const parses = (file, snippet) =>
       spawnSync('python3', ['-c', 'import ast,sys; ast.parse(sys.argv[1] if sys.argv[1] else open(sys.argv[2]).read())', snippet, file])
@@ -450,7 +455,9 @@ async function main() {
       JSON.stringify(fixed),
     );
 
-    // "Tide: Fix at cursor" from the command palette on the second error.
+    // "Tide: Fix at cursor" from the command palette, in another file.
+    await openFile(page, 'typo.py');
+    const typoFile = path.join(ws, 'typo.py');
     await page.keyboard.press('Control+G');
     await page.keyboard.type('5', { delay: 20 });
     await page.keyboard.press('Enter');
@@ -462,16 +469,16 @@ async function main() {
     await page.waitForTimeout(800);
     await shot(page, 'fix-at-cursor-command');
     await page.keyboard.press('Enter');
-    const beforeFix2 = fs.readFileSync(brokenFile, 'utf8');
+    const beforeFix2 = fs.readFileSync(typoFile, 'utf8');
     let fixed2 = '';
-    for (let i = 0; i < 20 && !fixed2; i++) {
+    for (let i = 0; i < WAIT_MS / 1000 && !fixed2; i++) {
       await page.waitForTimeout(1000);
       await page.keyboard.press('Control+S');
-      const t = fs.readFileSync(brokenFile, 'utf8');
+      const t = fs.readFileSync(typoFile, 'utf8');
       fixed2 = t !== beforeFix2 ? t : '';
     }
     await shot(page, 'fix-at-cursor-applied');
-    record('"Tide: Fix at cursor" makes the file parse', fixed2 && parses(brokenFile, '') ? 'pass' : 'fail', JSON.stringify(fixed2));
+    record('"Tide: Fix at cursor" makes the file parse', fixed2 && parses(typoFile, '') ? 'pass' : 'fail', JSON.stringify(fixed2));
   } finally {
     if (context) await context.close().catch(() => {});
     cs.kill('SIGTERM');

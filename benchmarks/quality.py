@@ -1,0 +1,387 @@
+"""Completion quality: Tide's full pipeline over LSP against a naive FIM baseline, same model,
+same run.
+
+    .venv/bin/python -m benchmarks.quality [--part humaneval|multiline|lines|crossfile|all]
+        [--limit N] [--seed 0]
+
+Rows, each on the same cases:
+- naive: the raw FIM prompt of the text around the cursor in prefix-suffix-middle order (what
+  most tools send), greedy, cut at the first line break (multi-line: at the first blank line);
+- tide: the real `tide-lsp` over stdio, one inline-completion request per case, the answer
+  applied as the editor would.
+
+Parts:
+1. humaneval: HumanEval single-line infilling (all 1,033 tasks without --limit): the hole's line
+   is blank and indented, as after pressing Enter; exact match of the line and pass@1 (the
+   problem's tests, executed with a timeout).
+   multiline: HumanEval multi-line infilling, a seeded sample (300 by default).
+2. lines: line completion on real code from packages installed in the venv (Python) and by npm
+   (TypeScript), cursors at natural trigger points (after `.`, `(`, `=`, the start of an
+   indented line, mid-identifier); exact match and edit similarity of the completed line.
+3. crossfile: small generated projects where the right completion names a function defined only
+   in another file; exact match with and without cross-file context (tide rows).
+Also: the share of completions that leave the file with a new syntax error, the share that
+repeat the suffix, and the median number of generated characters thrown away (from the
+server's log).
+Results: benchmarks/results/quality-<part>.jsonl (one line per case) and quality-summary.json.
+"""
+
+import argparse
+import asyncio
+import difflib
+import gzip
+import json
+import random
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from lsprotocol import types
+
+from examples.driver import ScriptedEditor
+from lsp_server.config import Settings
+from lsp_server.engine_slot import load_engine, locate_model
+from lsp_server.engines.base import GenerationParams, GenerationStats
+from lsp_server.languages import language_for, parser_for
+from lsp_server.postprocess import repeats_suffix
+from lsp_server.prompts import build_prompt
+from lsp_server.truncation import introduces_syntax_error
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared/bench/human-eval-infilling"
+RESULTS = Path(__file__).resolve().parent / "results"
+TEST_TIMEOUT_S = 10
+
+
+# --- cases ------------------------------------------------------------------------------------
+
+
+def humaneval_cases(name: str, limit: int | None, seed: int) -> list[dict]:
+    with gzip.open(DATA / f"HumanEval-{name}.jsonl.gz", "rt") as handle:
+        tasks = [json.loads(line) for line in handle]
+    if limit is not None and limit < len(tasks):
+        tasks = random.Random(seed).sample(tasks, limit)
+    cases = []
+    for task in tasks:
+        middle = task["canonical_solution"]
+        indent = middle[: len(middle) - len(middle.lstrip(" \t"))]
+        cases.append(
+            {
+                "id": task["task_id"],
+                "language": "python",
+                # The hole's first line is blank and indented, as after pressing Enter.
+                "prefix": task["prompt"] + indent,
+                "suffix": "\n" + task["suffix"],
+                "expected": middle.rstrip("\n")[len(indent) :],
+                "task": task,
+            }
+        )
+    return cases
+
+
+_TRIGGERS = {
+    "dot": re.compile(r"\w\.(?=\w)"),
+    "paren": re.compile(r"\w\((?=\S)"),
+    "assign": re.compile(r"[^=!<>]= (?=\S)"),
+}
+
+
+def real_code_cases(limit: int, seed: int) -> list[dict]:
+    """Cursors at natural trigger points of real files not from this repository."""
+    rng = random.Random(seed)
+    site = ROOT / ".venv/lib/python3.11/site-packages"
+    python = sorted(
+        p
+        for package in ("pygls", "lsprotocol", "huggingface_hub", "pathspec", "tqdm")
+        for p in (site / package).rglob("*.py")
+        if 2_000 < p.stat().st_size < 60_000
+    )
+    modules = ROOT / "editors/vscode/node_modules"
+    typescript = sorted(
+        p
+        for p in modules.rglob("*.ts")
+        if not p.name.endswith(".d.ts") and 2_000 < p.stat().st_size < 60_000
+    )
+    per_language = {"python": python, "typescript": typescript}
+    cases: list[dict] = []
+    for language, files in per_language.items():
+        if not files:
+            continue
+        want = limit // len([f for f in per_language.values() if f])
+        tries = 0
+        while len([c for c in cases if c["language"] == language]) < want and tries < want * 50:
+            tries += 1
+            path = rng.choice(files)
+            text = path.read_text(encoding="utf-8", errors="replace").replace("\r\n", "\n")
+            lines = text.split("\n")
+            row = rng.randrange(len(lines))
+            line = lines[row]
+            if len(line.strip()) < 8 or line.strip().startswith(("#", "//", "*", "/*", '"""')):
+                continue
+            kind = rng.choice(["dot", "paren", "assign", "indent", "word"])
+            column = _trigger_column(line, kind, rng)
+            if column is None:
+                continue
+            start = sum(len(x) + 1 for x in lines[:row])
+            cases.append(
+                {
+                    "id": f"{path.relative_to(path.parents[2])}:{row + 1}:{column}:{kind}",
+                    "language": language,
+                    "prefix": text[: start + column],
+                    "suffix": text[start + len(line) :],
+                    "expected": line[column:].rstrip(),
+                    "kind": kind,
+                }
+            )
+    return cases
+
+
+def _trigger_column(line: str, kind: str, rng: random.Random) -> int | None:
+    indent = len(line) - len(line.lstrip())
+    if kind == "indent":
+        return indent if indent else None
+    if kind == "word":
+        words = [m for m in re.finditer(r"[A-Za-z_]\w{3,}", line) if m.start() >= indent]
+        if not words:
+            return None
+        word = rng.choice(words)
+        return word.start() + rng.randrange(1, len(word.group()))
+    found = list(_TRIGGERS[kind].finditer(line))
+    return rng.choice(found).end() if found else None
+
+
+CROSS_TEMPLATES = [
+    ("geometry", "def {name}(width, height):\n    return width * height\n", "area = {call}(3, 4)"),
+    ("text", "def {name}(value):\n    return value.strip().lower()\n", 'word = {call}(" Hi ")'),
+    (
+        "store",
+        "def {name}(items, key):\n    return [i for i in items if key in i]\n",
+        "found = {call}(rows, 'id')",
+    ),
+]
+_SYLLABLES = ["zor", "mek", "tal", "vin", "dra", "pol", "kus", "ber", "lin", "fas"]
+
+
+def crossfile_cases(limit: int, seed: int) -> list[dict]:
+    """Projects where the completion must name a function that only another file defines."""
+    rng = random.Random(seed)
+    cases = []
+    for n in range(limit):
+        module, body, use = CROSS_TEMPLATES[n % len(CROSS_TEMPLATES)]
+        name = "_".join(rng.sample(_SYLLABLES, 2)) + f"_{module}"
+        call = name
+        line = use.format(call=call)
+        typed = line[: line.index(call) + 2]
+        cases.append(
+            {
+                "id": f"crossfile/{n}/{name}",
+                "language": "python",
+                "files": {f"{module}.py": body.format(name=name)},
+                "main": f"{module}.py",
+                "prefix": f"from {module} import *\n\nrows = []\n{typed}",
+                "suffix": "\n",
+                "expected": line[len(typed) :],
+            }
+        )
+    return cases
+
+
+# --- rows ---------------------------------------------------------------------------------------
+
+
+def naive_completion(engine, case: dict, multiline: bool) -> str:
+    prompt = build_prompt(engine.template, case["prefix"], case["suffix"], order="psm")
+    text = ""
+    for piece in engine.stream(
+        prompt, GenerationParams(max_tokens=128), lambda: False, GenerationStats()
+    ):
+        text += piece
+        if not multiline and "\n" in text:
+            break
+        if multiline and "\n\n" in text:
+            break
+    return text.split("\n\n")[0] if multiline else text.split("\n")[0]
+
+
+async def tide_completion(editor: ScriptedEditor, uri: str, case: dict) -> str:
+    text = case["prefix"] + case["suffix"]
+    buffer = editor.open(uri, text, case["language"])
+    editor.move(uri, len(case["prefix"]))
+    result = await editor.client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=buffer.cursor,
+            context=types.InlineCompletionContext(
+                trigger_kind=types.InlineCompletionTriggerKind.Automatic
+            ),
+        )
+    )
+    editor.close(uri)
+    if not result or not result.items:
+        return ""
+    item = result.items[0]
+    start = buffer.offset(item.range.start)
+    end = buffer.offset(item.range.end)
+    after = text[:start] + item.insert_text + text[end:]
+    # What now stands between the prefix and the (unchanged) rest of the suffix.
+    tail = case["suffix"]
+    return after[len(case["prefix"]) : len(after) - len(tail)] if after.endswith(tail) else ""
+
+
+def score(case: dict, completion: str, multiline: bool) -> dict:
+    got = completion.rstrip() if multiline else completion.split("\n")[0].rstrip()
+    expected = case["expected"].rstrip()
+    language = language_for(case["language"])
+    parser = parser_for(language) if language else None
+    broke = bool(
+        parser
+        and completion
+        and introduces_syntax_error(case["prefix"], completion, case["suffix"], parser)
+    )
+    line_suffix = case["suffix"].split("\n", 1)[0]
+    return {
+        "exact": got.strip() == expected.strip(),
+        "similarity": round(
+            difflib.SequenceMatcher(None, got.strip(), expected.strip()).ratio(), 3
+        ),
+        "empty": not got.strip(),
+        "syntax_error": broke,
+        "repeats_suffix": bool(got.strip()) and repeats_suffix(got, line_suffix, case["suffix"]),
+    }
+
+
+def passes(case: dict, completion: str) -> bool:
+    task = case["task"]
+    program = case["prefix"] + completion + case["suffix"] + "\n" + task["test"]
+    program += f"\ncheck({task['entry_point']})\n"
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
+        handle.write(program)
+    try:
+        run = subprocess.run(
+            [sys.executable, handle.name], capture_output=True, timeout=TEST_TIMEOUT_S
+        )
+        return run.returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+    finally:
+        Path(handle.name).unlink()
+
+
+async def run_part(part: str, cases: list[dict], engine, init: dict, out: Path) -> list[dict]:
+    multiline = part == "multiline"
+    workdir = Path(tempfile.mkdtemp(prefix=f"tide-quality-{part}-"))
+    settings = {"candidates": 1, "unlikelySeverity": "off", "diagnostics": False, **init}
+    if multiline:
+        settings["maxLines"] = 16
+    rows = []
+    editors: dict[str, ScriptedEditor] = {}
+    try:
+        for n, case in enumerate(cases, 1):
+            root = workdir / f"case{n}"
+            root.mkdir()
+            for rel, content in case.get("files", {}).items():
+                (root / rel).write_text(content)
+            suffix = ".py" if case["language"] == "python" else ".ts"
+            uri = (root / f"main{suffix}").as_uri()
+            record = {"id": case["id"], "language": case["language"], "kind": case.get("kind")}
+            started = time.perf_counter()
+            naive = naive_completion(engine, case, multiline)
+            record["naive_s"] = round(time.perf_counter() - started, 2)
+            record["naive"] = {**score(case, naive, multiline), "text": naive}
+            variants = {"tide": settings}
+            if part == "crossfile":
+                variants["tide_no_crossfile"] = {**settings, "crossFileBudget": 0}
+            for row, row_settings in variants.items():
+                # Each case is its own workspace, so the server starts per case for crossfile.
+                key = f"{row}:{root if part == 'crossfile' else ''}"
+                editor = editors.get(key)
+                if editor is None:
+                    for old in list(editors):
+                        if part == "crossfile":
+                            await editors.pop(old).stop()
+                    editor = ScriptedEditor()
+                    await editor.start(row_settings, root_uri=root.as_uri())
+                    editors[key] = editor
+                started = time.perf_counter()
+                tide = await tide_completion(editor, uri, case)
+                record[f"{row}_s"] = round(time.perf_counter() - started, 2)
+                record[row] = {**score(case, tide, multiline), "text": tide}
+            if "task" in case:
+                record["naive"]["pass"] = passes(case, naive)
+                record["tide"]["pass"] = passes(case, record["tide"]["text"])
+            rows.append(record)
+            with out.open("a") as handle:
+                handle.write(json.dumps(record) + "\n")
+            print(
+                f"[{part} {n}/{len(cases)}] {case['id']}: naive={record['naive']['exact']} "
+                f"tide={record['tide']['exact']}",
+                flush=True,
+            )
+    finally:
+        for editor in editors.values():
+            await editor.stop()
+    return rows
+
+
+def summarize(rows: list[dict]) -> dict:
+    out: dict = {"cases": len(rows)}
+    for row in ("naive", "tide", "tide_no_crossfile"):
+        have = [r[row] for r in rows if row in r]
+        if not have:
+            continue
+
+        def pct(key: str, have: list[dict] = have) -> float:
+            return round(100 * sum(bool(h.get(key)) for h in have) / len(have), 1)
+
+        out[row] = {
+            "exact_pct": pct("exact"),
+            "similarity_mean": round(statistics.mean(h["similarity"] for h in have), 3),
+            "syntax_error_pct": pct("syntax_error"),
+            "repeats_suffix_pct": pct("repeats_suffix"),
+            "empty_pct": pct("empty"),
+        }
+        if "pass" in have[0]:
+            out[row]["pass_at_1_pct"] = pct("pass")
+        latency = [r[f"{row}_s"] for r in rows if f"{row}_s" in r]
+        out[row]["latency_s_p50"] = round(statistics.median(latency), 2)
+    return out
+
+
+async def run(args: argparse.Namespace) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    settings = Settings()
+    engine = load_engine(locate_model(settings), settings)
+    parts = ["humaneval", "multiline", "lines", "crossfile"] if args.part == "all" else [args.part]
+    summary = {"command": "python -m benchmarks.quality " + " ".join(sys.argv[1:])}
+    for part in parts:
+        if part == "humaneval":
+            cases = humaneval_cases("SingleLineInfilling", args.limit, args.seed)
+        elif part == "multiline":
+            cases = humaneval_cases("MultiLineInfilling", args.limit or 300, args.seed)
+        elif part == "lines":
+            cases = real_code_cases(args.limit or 500, args.seed)
+        else:
+            cases = crossfile_cases(args.limit or 50, args.seed)
+        out = RESULTS / f"quality-{part}.jsonl"
+        out.unlink(missing_ok=True)
+        rows = await run_part(part, cases, engine, {}, out)
+        summary[part] = summarize(rows)
+        print(json.dumps(summary[part], indent=2), flush=True)
+    engine.close()
+    (RESULTS / "quality-summary.json").write_text(json.dumps(summary, indent=2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", default="all")
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--seed", type=int, default=0)
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
