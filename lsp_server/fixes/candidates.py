@@ -6,6 +6,7 @@ function). A candidate that does not parse, compiles worse, names something unde
 changes nothing is dropped; the rest are ranked by the model's own likelihood.
 """
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ class Fix:
     start: int
     end: int
     text: str
-    logprob: float  # mean per generated token
+    logprob: float  # mean per token: of the fixed function once ranked, else of the generation
     source: str  # "instruct" or "infill"
 
 
@@ -111,7 +112,34 @@ class FixFinder:
         unique: dict[tuple[int, int, str], Fix] = {}
         for fix in fixes:
             unique.setdefault((fix.start, fix.end, fix.text), fix)
-        return list(unique.values())
+        try:
+            return self._rank(target, list(unique.values()), cancelled)
+        except TideError as exc:
+            log.info("fixes left unranked: %s", exc)
+            return list(unique.values())
+
+    def _rank(self, target: FixTarget, fixes: list[Fix], cancelled) -> list[Fix]:
+        """Best first by how natural the model finds the whole function once fixed.
+
+        Candidates from re-infill and from the chat answer are scored the same way, by the mean
+        log-probability of the fixed function's tokens: a fix that removes the anomaly the
+        diagnostics flagged makes the function read as ordinary code.
+        """
+        if len(fixes) < 2:
+            return fixes
+        snapshot = target.snapshot
+        first, last = enclosing_lines(snapshot, target.first_line, target.last_line)
+        start, end = _line_start(snapshot, first), _line_end(snapshot, last)
+        ranked: list[Fix] = []
+        for fix in fixes:
+            a, b = min(start, fix.start), max(end, fix.end)
+            region = snapshot.text[a : fix.start] + fix.text + snapshot.text[fix.end : b]
+            scores = self.engine.score(region, cancelled)
+            if scores is None:
+                raise Cancelled
+            mean = sum(s.logprob for s in scores) / max(len(scores), 1)
+            ranked.append(dataclasses.replace(fix, logprob=mean))
+        return sorted(ranked, key=lambda f: -f.logprob)
 
     def _accept(self, snapshot: Snapshot, start: int, end: int, new: str) -> str | None:
         """Why the document with text [start, end) replaced by `new` is refused, if it is."""

@@ -76,7 +76,8 @@ def unlikely_lines(
         ):
             flagged.append((z, line))
     flagged.sort(key=lambda item: (-item[0], item[1].line))
-    return [_problem(text, starts, line, z, median, severity) for z, line in flagged[:max_flags]]
+    typical = median if judged else None
+    return [_problem(text, starts, line, z, typical, severity) for z, line in flagged[:max_flags]]
 
 
 def ranked_suspect_lines(
@@ -129,14 +130,20 @@ def _line_text(text: str, starts: list[int], line: int) -> str:
 
 
 def _problem(
-    text: str, starts: list[int], line: _LineScore, z: float, median: float, severity: Severity
+    text: str,
+    starts: list[int],
+    line: _LineScore,
+    z: float,
+    typical: float | None,
+    severity: Severity,
 ) -> Problem:
     content = _line_text(text, starts, line.line)
     start = starts[line.line] + len(content) - len(content.lstrip())
     end = starts[line.line] + len(content.rstrip())
+    versus = f" vs {typical:.1f} typical" if typical is not None else ""
     message = (
         f'unlikely code: "{excerpt(content, _QUOTE_LIMIT)}" '
-        f"(model surprise {line.surprise:.1f} nats vs {median:.1f} typical)"
+        f"(model surprise {line.surprise:.1f} nats{versus})"
     )
     data = {
         "token": [line.worst.start, line.worst.end],
