@@ -173,18 +173,18 @@ def crossfile_cases(limit: int, seed: int) -> list[dict]:
     for n in range(limit):
         module, body, use = CROSS_TEMPLATES[n % len(CROSS_TEMPLATES)]
         name = "_".join(rng.sample(_SYLLABLES, 2)) + f"_{module}"
-        call = name
-        line = use.format(call=call)
-        typed = line[: line.index(call) + 2]
+        line = use.format(call=name)
+        # The cursor two letters into the name, its arguments already typed after it: the
+        # completion is the rest of a name that only the other file defines.
+        at = line.index(name)
         cases.append(
             {
                 "id": f"crossfile/{n}/{name}",
                 "language": "python",
                 "files": {f"{module}.py": body.format(name=name)},
-                "main": f"{module}.py",
-                "prefix": f"from {module} import *\n\nrows = []\n{typed}",
-                "suffix": "\n",
-                "expected": line[len(typed) :],
+                "prefix": f"from {module} import *\n\nrows = []\n{line[: at + 2]}",
+                "suffix": line[at + len(name) :] + "\n",
+                "expected": name[2:],
             }
         )
     return cases
@@ -311,8 +311,11 @@ async def run_part(part: str, cases: list[dict], engine, init: dict, out: Path) 
                 record[f"{row}_s"] = round(time.perf_counter() - started, 2)
                 record[row] = {**score(case, tide, multiline), "text": tide}
             if "task" in case:
-                record["naive"]["pass"] = passes(case, naive)
-                record["tide"]["pass"] = passes(case, record["tide"]["text"])
+                # A single-line task is judged on the first line of each answer, as its exact
+                # match is; a multi-line task on the whole answer.
+                for row in ("naive", "tide"):
+                    text = record[row]["text"]
+                    record[row]["pass"] = passes(case, text if multiline else text.split("\n")[0])
             rows.append(record)
             with out.open("a") as handle:
                 handle.write(json.dumps(record) + "\n")

@@ -14,7 +14,7 @@ from .context.window import LineTokenCounter, cursor_window
 from .documents import Snapshot
 from .engines.base import Engine, GenerationParams, GenerationStats
 from .languages import parser_for
-from .postprocess import Edit, line_around, make_edit
+from .postprocess import Edit, line_around, make_edit, stop_at_suffix_opener
 from .prompts import ContextFile, build_prompt
 from .scheduler import Superseded, Ticket
 from .triggers import decide
@@ -187,7 +187,7 @@ class Completer:
                 raise Superseded(ticket.reason)
             if sample == 0:
                 discarded = cut.discarded
-            completion = healed.text
+            completion = stop_at_suffix_opener(healed.text, line_suffix)
             edit = make_edit(request.cursor, line_prefix, line_suffix, window.suffix, completion)
             if edit is not None and all(c.edit != edit for c in candidates):
                 mean = stats.logprob / max(stats.generated_tokens, 1)

@@ -156,3 +156,17 @@ def make_edit(
         if retyped and (replaced == before or inserted != before):
             end = cursor + len(rest)
     return Edit(start=start, end=end, text=typed + completion)
+
+
+def stop_at_suffix_opener(completion: str, line_suffix: str) -> str:
+    """The completion cut where it starts re-typing what follows the cursor on the line.
+
+    With `area = trap|(3, 4)` the answer is the rest of the name: a completion that goes on
+    to open its own `(` would leave two calls, so it ends before its first bracket of the kind
+    the line's remainder starts with.
+    """
+    head = line_suffix.lstrip()[:1]
+    if head not in _OPENERS or LINE_BREAK.search(completion):
+        return completion
+    at = completion.find(head)
+    return completion[:at].rstrip() if at > 0 else completion

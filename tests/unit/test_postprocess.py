@@ -374,3 +374,15 @@ def test_edit_offsets_are_document_offsets():
     assert document[: edit.start] + edit.text + document[edit.end :] == (
         "first line\nsecond(arg)\n"
     )
+
+
+def test_a_completion_stops_where_it_would_retype_the_call_after_the_cursor():
+    from lsp_server.postprocess import stop_at_suffix_opener
+
+    assert stop_at_suffix_opener("s_fas_geometry(10, 5)", "(3, 4)") == "s_fas_geometry"
+    assert stop_at_suffix_opener("ems[0]", "[1]") == "ems"
+    # Nothing after the cursor, or text that does not start with a bracket: left alone.
+    assert stop_at_suffix_opener("print(x)", "") == "print(x)"
+    assert stop_at_suffix_opener("a + b", " # note") == "a + b"
+    # A completion that starts with the bracket is the argument list itself.
+    assert stop_at_suffix_opener("(x)", "(y)") == "(x)"
