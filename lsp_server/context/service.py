@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 SLICE_S = 0.005  # one indexing step on the event loop
 PAUSE_S = 0.05  # between steps, so requests and notifications are read promptly
 VISIBLE_BEFORE, VISIBLE_AFTER = 60, 20  # lines around the cursor a prompt shows at most
+# Documents larger than this (generated or minified code) neither get nor give snippets: cutting
+# them into chunks per request would cost more than a keystroke's worth of time.
+MAX_DOCUMENT_CHARS = 1_000_000
 
 
 def file_path(uri: str | None) -> Path | None:
@@ -86,11 +89,10 @@ class ContextService:
     ) -> tuple[tuple[ContextFile, ...], str]:
         """The snippets to show ahead of the window, and the document's path for the prompt."""
         path = self.gatherer.path_of(snapshot.uri)
-        if budget <= 0:
+        if budget <= 0 or len(snapshot.text) > MAX_DOCUMENT_CHARS:
             return (), path
-        line = snapshot.text.count("\n", 0, cursor)
-        lines = snapshot.text.split("\n")
-        visible = "\n".join(lines[max(0, line - VISIBLE_BEFORE) : line + VISIBLE_AFTER])
+        visible = _lines_around(snapshot.text, cursor, VISIBLE_BEFORE, VISIBLE_AFTER)
+        open_buffers = tuple((u, t) for u, t in open_buffers if len(t) <= MAX_DOCUMENT_CHARS)
         request = ContextRequest(
             snapshot.uri,
             snapshot.text,
@@ -102,3 +104,19 @@ class ContextService:
         )
         files = self.gatherer.gather_context(request, budget, engine.count_tokens)
         return tuple(files), path
+
+
+def _lines_around(text: str, cursor: int, before: int, after: int) -> str:
+    """The text of `before` lines above the cursor's line through `after` lines below it."""
+    start = cursor
+    for _ in range(before + 1):
+        start = text.rfind("\n", 0, start)
+        if start < 0:
+            break
+    end = cursor
+    for _ in range(after + 1):
+        end = text.find("\n", end + 1)
+        if end < 0:
+            end = len(text)
+            break
+    return text[start + 1 : end]

@@ -105,6 +105,10 @@ class FixService:
         self._publish(snapshot, problems)
         if settings.unlikely_severity == "off" or not snapshot.text.strip():
             return
+        if snapshot.tree is None and snapshot.language is not None:
+            # Too large to parse, so too large to score in reasonable time.
+            log.info("no unlikely-code diagnostics for %s: the file is too large", snapshot.uri)
+            return
         await asyncio.sleep(SCORE_DELAY_S)
         engine = await self._engine()
         if engine is None:
