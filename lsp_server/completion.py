@@ -18,7 +18,7 @@ from .postprocess import Edit, line_around, make_edit, stop_at_suffix_opener
 from .prompts import ContextFile, build_prompt
 from .scheduler import Superseded, Ticket
 from .triggers import decide
-from .truncation import SyntaxCut
+from .truncation import SyntaxCut, introduces_syntax_error
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 # space before it (BPE vocabularies glue a space to the word after it: " a", " print"), or
 # trailing spaces and indentation, which the model would otherwise repeat.
 _HEALABLE = re.compile(r"(?: ?[A-Za-z_]\w{0,31}|[ \t]+)$")
-SAMPLE_TEMPERATURE = 0.6
+SAMPLE_TEMPERATURE = 0.8  # alternatives for cycling should differ from the greedy answer
 
 
 @dataclass(frozen=True)
@@ -188,6 +188,14 @@ class Completer:
             if sample == 0:
                 discarded = cut.discarded
             completion = stop_at_suffix_opener(healed.text, line_suffix)
+            if (
+                sample > 0
+                and parser is not None
+                and introduces_syntax_error(
+                    text[: request.cursor], completion, text[request.cursor :], parser
+                )
+            ):
+                continue  # a sampled alternative that breaks the file is not worth cycling to
             edit = make_edit(request.cursor, line_prefix, line_suffix, window.suffix, completion)
             if edit is not None and all(c.edit != edit for c in candidates):
                 mean = stats.logprob / max(stats.generated_tokens, 1)

@@ -66,8 +66,8 @@ async def test_no_completion_mid_word_or_inside_strings_and_comments(model_path)
         assert not in_string.items
         in_comment = await inline(client, uri, 1, len("# say hel"))
         assert not in_comment.items
-        # Asked for explicitly, a string does get a suggestion.
-        invoked = await ask(client, uri, 0, len('message = "hello '), invoked=True)
+        # Asked for explicitly, a comment does get a suggestion.
+        invoked = await ask(client, uri, 1, len("# say hello to the world"), invoked=True)
         assert invoked.items
 
 
@@ -86,20 +86,20 @@ async def test_token_healing_completes_a_partial_word_without_doubling_it(model_
         assert "pripri" not in line and "printprint" not in line
 
 
-CANDIDATES = "def greet(name):\n    return \n"
+CANDIDATES = "import os\n\n\ndef list_python_files(path):\n    return \n"
 
 
 async def test_an_explicit_request_gets_ranked_alternatives(model_path):
     uri = "file:///tmp/tide-e2e/greet.py"
     async with lsp_session(init={"candidates": 4}) as client:
         open_doc(client, uri, CANDIDATES)
-        result = await ask(client, uri, 1, len("    return "), invoked=True)
+        result = await ask(client, uri, 4, len("    return "), invoked=True)
         texts = [item.insert_text for item in result.items]
         assert len(texts) >= 2, texts
         assert len(set(texts)) == len(texts)
         for item in result.items:
             ast.parse(apply_item(CANDIDATES, item))
-        automatic = await inline(client, uri, 1, len("    return "))
+        automatic = await inline(client, uri, 4, len("    return "))
         assert len(automatic.items) == 1
 
 
