@@ -22,6 +22,7 @@ from gguf import GGUFValueType
 from ..errors import EngineError, ModelError
 from ..prompts import Prompt, detect_template
 from .base import Engine, GenerationParams, GenerationStats, TokenScore
+from .sampling import HealingVocab, choose, log_softmax
 
 log = logging.getLogger(__name__)
 
@@ -122,11 +123,6 @@ def _read_gguf_fields(file: BinaryIO, wanted: frozenset[str]) -> dict[str, Any]:
     return found
 
 
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
 class CTransformersEngine(Engine):
     name = "ctransformers"
 
@@ -188,7 +184,9 @@ class CTransformersEngine(Engine):
                     self._control[token] = True
                     self._markers.setdefault(text, token)
         self._add_bos = self._llm.model_type == "llama"
-        self._pieces: list[str] | None = None
+        self._healing = HealingVocab(
+            lambda t: self._bytes(t).decode("utf-8", "replace"), self._control
+        )
         self.template = detect_template(self.is_single_token)
         log.info(
             "loaded %s with ctransformers in %.1fs (%s, template %s)",
@@ -230,31 +228,6 @@ class CTransformersEngine(Engine):
     def _is_end(self, token: int) -> bool:
         return bool(self._control[token]) or self._llm.is_eos_token(token)
 
-    def _healing_mask(self, rest: str) -> np.ndarray:
-        """Tokens whose text agrees with `rest`, the part of the healed word not yet produced."""
-        if self._pieces is None:
-            self._pieces = [
-                self._bytes(t).decode("utf-8", "replace") for t in range(len(self._control))
-            ]
-        allowed = np.array(
-            [bool(p) and (p.startswith(rest) or rest.startswith(p)) for p in self._pieces]
-        )
-        return allowed & ~self._control
-
-    def _choose(
-        self, logits: np.ndarray, params: GenerationParams, rng: np.random.Generator, rest: str
-    ) -> tuple[int, float]:
-        logprobs = _log_softmax(logits)
-        masked = logits if not rest else np.where(self._healing_mask(rest), logits, -np.inf)
-        if params.temperature <= 0:
-            token = int(np.argmax(masked))
-        else:
-            k = min(params.top_k, len(masked))
-            top = np.argpartition(masked, -k)[-k:]
-            weights = np.exp((masked[top] - masked[top].max()) / params.temperature)
-            token = int(rng.choice(top, p=weights / weights.sum()))
-        return token, float(logprobs[token])
-
     def _prefill(
         self, tokens: list[int], cancelled: Callable[[], bool], stats: GenerationStats
     ) -> np.ndarray | None:
@@ -295,7 +268,8 @@ class CTransformersEngine(Engine):
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
             rest = params.heal
             while True:
-                token, logprob = self._choose(logits, params, rng, rest)
+                allowed = self._healing.mask(rest) if rest else None
+                token, logprob = choose(logits, params, rng, allowed)
                 if self._is_end(token):
                     stats.stop_reason = "eos"
                     return
@@ -335,7 +309,7 @@ class CTransformersEngine(Engine):
                 if cancelled():
                     return None
                 llm.eval([token], batch_size=1)
-                logprobs.append(float(_log_softmax(self._logits())[tokens[index + 1]]))
+                logprobs.append(float(log_softmax(self._logits())[tokens[index + 1]]))
         except Exception as exc:
             raise EngineError(f"ctransformers failed while scoring: {exc}") from exc
         return self._token_spans(text, tokens, logprobs)

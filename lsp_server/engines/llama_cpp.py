@@ -6,7 +6,6 @@ cancellation check between them; whatever a cancelled request evaluated stays in
 serves the next request, which almost always shares that prefix.
 """
 
-import bisect
 import codecs
 import contextlib
 import ctypes
@@ -22,6 +21,7 @@ import numpy as np
 from ..errors import EngineError, ModelError
 from ..prompts import Prompt, Segment, detect_template
 from .base import Engine, GenerationParams, GenerationStats, TokenScore
+from .sampling import HealingVocab, choose, log_softmax
 
 log = logging.getLogger(__name__)
 llama_log = logging.getLogger("tide.llama_cpp")
@@ -134,11 +134,6 @@ class _Sequence:
         return logits[-1] if logits is not None else None
 
 
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
 class LlamaCppEngine(Engine):
     name = "llama.cpp"
 
@@ -193,8 +188,7 @@ class LlamaCppEngine(Engine):
         self._main = _Sequence(self._llm._ctx, n_batch, n_vocab)
         self._aux = _Sequence(aux_ctx, n_batch, n_vocab)
         self._control = np.array([self._is_control(t) for t in range(n_vocab)], dtype=bool)
-        self._pieces: list[tuple[str, int]] | None = None
-        self._piece_keys: list[str] = []
+        self._vocab = HealingVocab(self._piece, self._control)
         self._scored: tuple[list[int], list[float]] = ([], [])
         self.template = detect_template(self.is_single_token)
         self._chat_template = self._llm.metadata.get("tokenizer.chat_template")
@@ -237,41 +231,6 @@ class LlamaCppEngine(Engine):
     def _piece(self, token: int) -> str:
         return self._llm.detokenize([token]).decode("utf-8", "replace")
 
-    def _healing_mask(self, rest: str) -> np.ndarray:
-        """Tokens whose text agrees with `rest`, the part of the healed word not yet produced:
-        a prefix of it, or a piece that starts with all of it."""
-        if self._pieces is None:
-            pieces = [(self._piece(t), t) for t in range(len(self._control))]
-            self._pieces = sorted((p, t) for p, t in pieces if p and not self._control[t])
-            self._piece_keys = [p for p, _ in self._pieces]
-        allowed = np.zeros(len(self._control), dtype=bool)
-        keys = self._piece_keys
-        for size in range(1, len(rest) + 1):
-            head = rest[:size]
-            at = bisect.bisect_left(keys, head)
-            while at < len(keys) and keys[at] == head:
-                allowed[self._pieces[at][1]] = True
-                at += 1
-        first = bisect.bisect_left(keys, rest)
-        last = bisect.bisect_left(keys, rest + "\U0010ffff")
-        for _, token in self._pieces[first:last]:
-            allowed[token] = True
-        return allowed
-
-    def _choose(
-        self, logits: np.ndarray, params: GenerationParams, rng: np.random.Generator, rest: str
-    ) -> tuple[int, float]:
-        logprobs = _log_softmax(logits)
-        masked = logits if not rest else np.where(self._healing_mask(rest), logits, -np.inf)
-        if params.temperature <= 0:
-            token = int(np.argmax(masked))
-        else:
-            k = min(params.top_k, len(masked))
-            top = np.argpartition(masked, -k)[-k:]
-            weights = np.exp((masked[top] - masked[top].max()) / params.temperature)
-            token = int(rng.choice(top, p=weights / weights.sum()))
-        return token, float(logprobs[token])
-
     def stream(
         self,
         prompt: Prompt,
@@ -299,7 +258,8 @@ class LlamaCppEngine(Engine):
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
             rest = params.heal
             while True:
-                token, logprob = self._choose(logits, params, rng, rest)
+                allowed = self._vocab.mask(rest) if rest else None
+                token, logprob = choose(logits, params, rng, allowed)
                 if self._is_end(token):
                     stats.stop_reason = "eos"
                     return
@@ -357,7 +317,7 @@ class LlamaCppEngine(Engine):
                 self._scored = (tokens[: len(sequence.tokens)], logprobs)
                 return None
             chunk = tokens[i : i + self.n_batch]
-            rows = _log_softmax(sequence.decode(chunk, all_logits=True))
+            rows = log_softmax(sequence.decode(chunk, all_logits=True))
             following = tokens[i + 1 : i + 1 + len(chunk)]
             logprobs.extend(float(rows[j, t]) for j, t in enumerate(following))
         self._scored = (tokens, logprobs)

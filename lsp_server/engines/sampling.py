@@ -1,0 +1,69 @@
+"""Choosing the next token from logits, shared by the engines that run their own loop.
+
+Greedy or seeded top-k sampling, the model's log-probability of the chosen token, and the
+vocabulary mask that token healing needs.
+"""
+
+import bisect
+from collections.abc import Callable
+
+import numpy as np
+
+from .base import GenerationParams
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+class HealingVocab:
+    """The vocabulary's token texts, sorted, to find the tokens that agree with a word.
+
+    Built on first use: decoding every token once takes a moment, and most sessions only need
+    it once the user types mid-word.
+    """
+
+    def __init__(self, piece: Callable[[int], str], control: np.ndarray) -> None:
+        self._piece = piece
+        self._control = control
+        self._pieces: list[tuple[str, int]] | None = None
+        self._keys: list[str] = []
+
+    def mask(self, rest: str) -> np.ndarray:
+        """Tokens whose text is a prefix of `rest` or starts with all of it."""
+        if self._pieces is None:
+            pieces = [(self._piece(t), t) for t in range(len(self._control))]
+            self._pieces = sorted((p, t) for p, t in pieces if p and not self._control[t])
+            self._keys = [p for p, _ in self._pieces]
+        allowed = np.zeros(len(self._control), dtype=bool)
+        for size in range(1, len(rest) + 1):
+            head = rest[:size]
+            at = bisect.bisect_left(self._keys, head)
+            while at < len(self._keys) and self._keys[at] == head:
+                allowed[self._pieces[at][1]] = True
+                at += 1
+        first = bisect.bisect_left(self._keys, rest)
+        last = bisect.bisect_left(self._keys, rest + "\U0010ffff")
+        for _, token in self._pieces[first:last]:
+            allowed[token] = True
+        return allowed
+
+
+def choose(
+    logits: np.ndarray,
+    params: GenerationParams,
+    rng: np.random.Generator,
+    allowed: np.ndarray | None = None,
+) -> tuple[int, float]:
+    """The next token (greedy, or top-k sampled at the temperature) and its log-probability."""
+    logprobs = log_softmax(logits)
+    masked = logits if allowed is None else np.where(allowed, logits, -np.inf)
+    if params.temperature <= 0:
+        token = int(np.argmax(masked))
+    else:
+        k = min(params.top_k, len(masked))
+        top = np.argpartition(masked, -k)[-k:]
+        weights = np.exp((masked[top] - masked[top].max()) / params.temperature)
+        token = int(rng.choice(top, p=weights / weights.sum()))
+    return token, float(logprobs[token])
