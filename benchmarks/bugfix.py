@@ -20,7 +20,6 @@ import json
 import platform
 import random
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 
 from lsprotocol import types
 
+from benchmarks.programs import program_passes
 from examples.driver import Buffer, ScriptedEditor
 from lsp_server.config import Settings
 from lsp_server.engine_slot import load_engine, locate_model
@@ -35,7 +35,6 @@ from lsp_server.engines.base import GenerationParams, GenerationStats
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared/bench/humanevalfix"
 RESULTS = Path(__file__).resolve().parent / "results"
-TEST_TIMEOUT_S = 10
 _FENCE = re.compile(r"```[a-zA-Z0-9_+-]*\n(.*?)```", re.DOTALL)
 
 
@@ -62,18 +61,7 @@ def buggy_lines(problem: dict) -> set[int]:
 
 
 def passes(problem: dict, code: str) -> bool:
-    program = f"{code}\n{problem['test']}\ncheck({problem['entry_point']})\n"
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
-        handle.write(program)
-    try:
-        run = subprocess.run(
-            [sys.executable, handle.name], capture_output=True, timeout=TEST_TIMEOUT_S
-        )
-        return run.returncode == 0
-    except subprocess.TimeoutExpired:
-        return False
-    finally:
-        Path(handle.name).unlink()
+    return program_passes(f"{code}\n{problem['test']}\ncheck({problem['entry_point']})\n")
 
 
 def apply_to(text: str, edit: types.WorkspaceEdit) -> str:

@@ -34,7 +34,6 @@ import json
 import random
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +41,7 @@ from pathlib import Path
 
 from lsprotocol import types
 
+from benchmarks.programs import program_passes
 from examples.driver import ScriptedEditor
 from lsp_server.config import Settings
 from lsp_server.engine_slot import load_engine, locate_model
@@ -54,7 +54,6 @@ from lsp_server.truncation import introduces_syntax_error
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared/bench/human-eval-infilling"
 RESULTS = Path(__file__).resolve().parent / "results"
-TEST_TIMEOUT_S = 10
 
 
 # --- cases ------------------------------------------------------------------------------------
@@ -257,18 +256,7 @@ def score(case: dict, completion: str, multiline: bool) -> dict:
 def passes(case: dict, completion: str) -> bool:
     task = case["task"]
     program = case["prefix"] + completion + case["suffix"] + "\n" + task["test"]
-    program += f"\ncheck({task['entry_point']})\n"
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
-        handle.write(program)
-    try:
-        run = subprocess.run(
-            [sys.executable, handle.name], capture_output=True, timeout=TEST_TIMEOUT_S
-        )
-        return run.returncode == 0
-    except subprocess.TimeoutExpired:
-        return False
-    finally:
-        Path(handle.name).unlink()
+    return program_passes(program + f"\ncheck({task['entry_point']})\n")
 
 
 async def run_part(part: str, cases: list[dict], engine, init: dict, out: Path) -> list[dict]:
