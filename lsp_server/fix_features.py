@@ -67,10 +67,19 @@ def targets(snapshot: Snapshot, params: types.CodeActionParams) -> list[FixTarge
     """What the user asks to fix: Tide's diagnostics in the range, else the range's lines."""
     found: list[FixTarget] = []
     last_line = max(snapshot.line_count - 1, 0)
-    for diagnostic in params.context.diagnostics:
-        if diagnostic.source == SOURCE:
-            first, last = _lines(diagnostic.range)
-            found.append(FixTarget(snapshot, first, min(last, last_line), diagnostic.message))
+    # One target per span of lines: a syntax error and an unlikely-code hint on the same line
+    # are one thing to fix (and one action, so a client can apply it without asking). The most
+    # severe diagnostic's message describes it.
+    ours = sorted(
+        (d for d in params.context.diagnostics if d.source == SOURCE),
+        key=lambda d: d.severity or types.DiagnosticSeverity.Hint,
+    )
+    for diagnostic in ours:
+        first, last = _lines(diagnostic.range)
+        last = min(last, last_line)
+        if all((t.first_line, t.last_line) != (first, last) for t in found):
+            found.append(FixTarget(snapshot, first, last, diagnostic.message))
+    found.sort(key=lambda t: t.first_line)
     if not found:
         first, last = _lines(params.range)
         if first > last_line:
