@@ -19,6 +19,7 @@ from ..postprocess import LineCut
 from ..prompts import build_prompt
 from .answer import block_closed, extract_code
 from .minimal_edit import describe_change, minimal_edit, reindent
+from .syntax import syntax_error_nodes
 from .verify import verify_fix
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,21 @@ def enclosing_lines(snapshot: Snapshot, first: int, last: int) -> tuple[int, int
     return first, last
 
 
+def holds_syntax_error(snapshot: Snapshot, first: int, last: int) -> bool:
+    if snapshot.tree is None:
+        return False
+    return any(
+        node.start_point.row <= last and first <= node.end_point.row
+        for node in syntax_error_nodes(snapshot.tree)
+    )
+
+
+def keeps_typed_text(original: str, new: str) -> bool:
+    """Whether every non-space character of original appears in new, in order."""
+    rest = iter(new)
+    return all(char in rest for char in original if not char.isspace())
+
+
 def function_name(snapshot: Snapshot, line: int) -> str | None:
     """The name of the innermost function or method holding the line, if any."""
     if snapshot.tree is None:
@@ -128,6 +144,7 @@ class FixFinder:
         if len(fixes) < 2:
             return fixes
         snapshot = target.snapshot
+        syntax = holds_syntax_error(snapshot, target.first_line, target.last_line)
         first, last = enclosing_lines(snapshot, target.first_line, target.last_line)
         start, end = _line_start(snapshot, first), _line_end(snapshot, last)
         ranked: list[Fix] = []
@@ -139,6 +156,15 @@ class FixFinder:
                 raise Cancelled
             mean = sum(s.logprob for s in scores) / max(len(scores), 1)
             ranked.append(dataclasses.replace(fix, logprob=mean))
+        if syntax:
+            # For a syntax error, fixes that keep every character the user typed (inserting a
+            # missing bracket, say) come before rewrites of the line, however likely.
+            text = snapshot.text
+
+            def typed_text_first(f: Fix) -> tuple[bool, float]:
+                return not keeps_typed_text(text[f.start : f.end], f.text), -f.logprob
+
+            return sorted(ranked, key=typed_text_first)
         return sorted(ranked, key=lambda f: -f.logprob)
 
     def _accept(self, snapshot: Snapshot, start: int, end: int, new: str) -> str | None:

@@ -72,15 +72,27 @@ def _normalized(text: str) -> str:
 def _check_syntax(original: str, fixed: str, parser: tree_sitter.Parser) -> Verdict | None:
     fixed_tree = parser.parse(_utf8(fixed))
     after = sum(1 for _ in syntax_error_nodes(fixed_tree))
-    if after == 0 or after <= _error_count(parser, original):
+    if after == 0:
         return None
+    errors = list(syntax_error_nodes(parser.parse(_utf8(original))))
+    # A fix that edits the lines of a syntax error must remove it; elsewhere it only must not
+    # add one (the document may have other errors it does not touch).
+    first_row, last_row = _edited_rows(original, fixed)
+    touched = any(e.start_point.row <= last_row and first_row <= e.end_point.row for e in errors)
+    if after < len(errors) or (after == len(errors) and not touched):
+        return None
+    if touched and after == len(errors):
+        return Verdict(False, "the fix leaves the syntax error on the lines it changes")
     first = syntax_problems(fixed_tree, fixed, limit=1)[0]
     line = fixed.count("\n", 0, first.start) + 1
     return Verdict(False, f"the fix adds a syntax error: {first.message} on line {line}")
 
 
-def _error_count(parser: tree_sitter.Parser, text: str) -> int:
-    return sum(1 for _ in syntax_error_nodes(parser.parse(_utf8(text))))
+def _edited_rows(original: str, fixed: str) -> tuple[int, int]:
+    """The rows of original, counted as tree-sitter does (after "\\n"), that the fix edits."""
+    edit = minimal_edit(original, fixed)
+    start, end = (edit[0], edit[1]) if edit else (0, 0)
+    return original.count("\n", 0, start), original.count("\n", 0, end)
 
 
 def _utf8(text: str) -> bytes:
@@ -129,7 +141,8 @@ def _is_worse(original: str, fixed: str, before: _CompileError, after: _CompileE
     """Whether the fix's first compile error comes before the original's first one.
 
     Its offset is mapped back through the edit into the original: the same error left where
-    it was is no worse, and an error after the original's means the fix got further.
+    it was is no worse, and an error after the original's means the fix got further; but a fix
+    that edits the place of the original error must leave no error up to the end of its edit.
     """
     edit = minimal_edit(original, fixed)
     if edit is None:
@@ -140,6 +153,9 @@ def _is_worse(original: str, fixed: str, before: _CompileError, after: _CompileE
         mapped += (end - start) - len(new_text)
     elif mapped > start:
         mapped = start
+    if start <= before.offset <= end:
+        # The fix rewrote where the original went wrong: it must get past its own text.
+        return mapped <= end
     if mapped == before.offset:
         return after.message != before.message
     return mapped < before.offset

@@ -121,6 +121,24 @@ def test_a_fix_that_repairs_a_syntax_error_passes() -> None:
     assert verify("x = (1, 2\n", "x = (1, 2)\n").ok
 
 
+def test_a_fix_on_the_lines_of_a_syntax_error_must_remove_it() -> None:
+    original = "function f(a) {\n  return (a + 1;\n}\n"
+    verdict = verify(original, "function f(a) {\n  return [a + 1;\n}\n", "javascript")
+    assert verdict == Verdict(False, "the fix leaves the syntax error on the lines it changes")
+    assert verify(original, "function f(a) {\n  return (a + 1);\n}\n", "javascript").ok
+
+
+def test_rewriting_the_broken_line_into_another_broken_one_is_rejected() -> None:
+    # tree-sitter accepts an `if` with no body at the end of a file; compile() does not, and
+    # the fix rewrote the very place the original went wrong.
+    original = "def area(w, h):\n    return w * h\n\n\nprint(area(2, 3)\n"
+    fixed = original.replace("print(area(2, 3)", 'if __name__ == "__main__":')
+    verdict = verify(original, fixed)
+    assert not verdict.ok
+    assert verdict.reason.startswith("the fix does not compile: expected an indented block")
+    assert verify(original, original.replace("3)", "3))")).ok
+
+
 def test_python_that_tree_sitter_accepts_but_compile_rejects() -> None:
     # tree-sitter-python parses "return" outside a function; CPython does not compile it.
     original = "def f():\n    return 1\n"

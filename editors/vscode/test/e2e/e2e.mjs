@@ -478,7 +478,12 @@ async function main() {
       fixed2 = t !== beforeFix2 ? t : '';
     }
     await shot(page, 'fix-at-cursor-applied');
-    record('"Tide: Fix at cursor" makes the file parse', fixed2 && parses(typoFile, '') ? 'pass' : 'fail', JSON.stringify(fixed2));
+    // The fix for a missing bracket keeps what was typed: the call's arguments stay 2, 3.
+    record(
+      '"Tide: Fix at cursor" closes the bracket and the file parses',
+      fixed2.includes('print(area(2, 3))') && parses(typoFile, '') ? 'pass' : 'fail',
+      JSON.stringify(fixed2),
+    );
   } finally {
     if (context) await context.close().catch(() => {});
     cs.kill('SIGTERM');
