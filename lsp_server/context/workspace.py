@@ -267,6 +267,9 @@ class _Cached:
     stamp: tuple[int, int] | None
 
 
+MAX_FILES = 5_000  # files admitted to the index; a larger workspace is indexed up to this
+
+
 class WorkspaceIndex:
     """The workspace's source files and their outlines; safe to use from several threads."""
 
@@ -274,7 +277,7 @@ class WorkspaceIndex:
         self,
         root: Path,
         *,
-        max_files: int = 5000,
+        max_files: int = MAX_FILES,
         max_file_bytes: int = 200_000,
         max_total_bytes: int = 50_000_000,
         max_outline_chars: int = 8_000_000,
