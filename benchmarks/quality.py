@@ -44,6 +44,7 @@ from lsprotocol import types
 from benchmarks.programs import program_passes
 from examples.driver import ScriptedEditor
 from lsp_server.config import Settings
+from lsp_server.context.window import LineTokenCounter, cursor_window
 from lsp_server.engine_slot import load_engine, locate_model
 from lsp_server.engines.base import GenerationParams, GenerationStats
 from lsp_server.languages import language_for, parser_for
@@ -89,28 +90,40 @@ _TRIGGERS = {
 }
 
 
+def _sized(paths, skip=lambda p: False) -> list[Path]:
+    return sorted(p for p in paths if not skip(p) and 2_000 < p.stat().st_size < 60_000)
+
+
 def real_code_cases(limit: int, seed: int) -> list[dict]:
-    """Cursors at natural trigger points of real files not from this repository."""
+    """Cursors at natural trigger points of real files not from this repository.
+
+    Python from packages in the venv, TypeScript from the VS Code extension's npm packages, Go
+    from the Go standard library's source as Debian packages it (`apt-get install
+    golang-1.19-src`); a language whose files are missing is left out and said so.
+    """
     rng = random.Random(seed)
     site = ROOT / ".venv/lib/python3.11/site-packages"
-    python = sorted(
+    python = _sized(
         p
         for package in ("pygls", "lsprotocol", "huggingface_hub", "pathspec", "tqdm")
         for p in (site / package).rglob("*.py")
-        if 2_000 < p.stat().st_size < 60_000
     )
-    modules = ROOT / "editors/vscode/node_modules"
-    typescript = sorted(
-        p
-        for p in modules.rglob("*.ts")
-        if not p.name.endswith(".d.ts") and 2_000 < p.stat().st_size < 60_000
+    typescript = _sized(
+        (ROOT / "editors/vscode/node_modules").rglob("*.ts"), lambda p: p.name.endswith(".d.ts")
     )
-    per_language = {"python": python, "typescript": typescript}
+    go = _sized(
+        (p for src in sorted(Path("/usr/share").glob("go-1.*/src")) for p in src.rglob("*.go")),
+        lambda p: "testdata" in p.parts or "vendor" in p.parts,
+    )
+    per_language = {"python": python, "typescript": typescript, "go": go}
+    for language, files in per_language.items():
+        if not files:
+            print(f"lines: no {language} files found; that language is left out", flush=True)
     cases: list[dict] = []
     for language, files in per_language.items():
         if not files:
             continue
-        want = limit // len([f for f in per_language.values() if f])
+        want = -(-limit // len([f for f in per_language.values() if f]))
         tries = 0
         while len([c for c in cases if c["language"] == language]) < want and tries < want * 50:
             tries += 1
@@ -128,7 +141,7 @@ def real_code_cases(limit: int, seed: int) -> list[dict]:
             start = sum(len(x) + 1 for x in lines[:row])
             cases.append(
                 {
-                    "id": f"{path.relative_to(path.parents[2])}:{row + 1}:{column}:{kind}",
+                    "id": f"{'/'.join(path.parts[-3:])}:{row + 1}:{column}:{kind}",
                     "language": language,
                     "prefix": text[: start + column],
                     "suffix": text[start + len(line) :],
@@ -192,8 +205,16 @@ def crossfile_cases(limit: int, seed: int) -> list[dict]:
 # --- rows ---------------------------------------------------------------------------------------
 
 
-def naive_completion(engine, case: dict, multiline: bool) -> str:
-    prompt = build_prompt(engine.template, case["prefix"], case["suffix"], order="psm")
+def naive_completion(engine, counter: LineTokenCounter, case: dict, multiline: bool) -> str:
+    # The same token window Tide's default budget gives, laid out prefix-suffix-middle.
+    window = cursor_window(
+        case["prefix"] + case["suffix"],
+        len(case["prefix"]),
+        Settings().context_budget,
+        counter,
+        suffix_share=Settings().suffix_share,
+    )
+    prompt = build_prompt(engine.template, window.prefix, window.suffix, order="psm")
     text = ""
     for piece in engine.stream(
         prompt, GenerationParams(max_tokens=128), lambda: False, GenerationStats()
@@ -267,6 +288,7 @@ async def run_part(part: str, cases: list[dict], engine, init: dict, out: Path) 
         settings["maxLines"] = 16
     rows = []
     editors: dict[str, ScriptedEditor] = {}
+    counter = LineTokenCounter(engine.count_tokens)
     try:
         for n, case in enumerate(cases, 1):
             root = workdir / f"case{n}"
@@ -277,7 +299,7 @@ async def run_part(part: str, cases: list[dict], engine, init: dict, out: Path) 
             uri = (root / f"main{suffix}").as_uri()
             record = {"id": case["id"], "language": case["language"], "kind": case.get("kind")}
             started = time.perf_counter()
-            naive = naive_completion(engine, case, multiline)
+            naive = naive_completion(engine, counter, case, multiline)
             record["naive_s"] = round(time.perf_counter() - started, 2)
             record["naive"] = {**score(case, naive, multiline), "text": naive}
             variants = {"tide": settings}
@@ -291,7 +313,8 @@ async def run_part(part: str, cases: list[dict], engine, init: dict, out: Path) 
                     for old in list(editors):
                         if part == "crossfile":
                             await editors.pop(old).stop()
-                    editor = ScriptedEditor()
+                    log = RESULTS / f"quality-{part}-{row}.log"
+                    editor = ScriptedEditor("--log-file", str(log))
                     await editor.start(row_settings, root_uri=root.as_uri())
                     editors[key] = editor
                 started = time.perf_counter()
@@ -318,7 +341,17 @@ async def run_part(part: str, cases: list[dict], engine, init: dict, out: Path) 
     return rows
 
 
-def summarize(rows: list[dict]) -> dict:
+_THROWN_AWAY = re.compile(r"complete \S+ v\d+: window .* (\d+) tok thrown away")
+
+
+def thrown_away(log: Path) -> list[int]:
+    """Generated tokens the cut left out, per model run, from the server's log."""
+    if not log.exists():
+        return []
+    return [int(m.group(1)) for m in _THROWN_AWAY.finditer(log.read_text(errors="replace"))]
+
+
+def summarize(rows: list[dict], part: str | None = None) -> dict:
     out: dict = {"cases": len(rows)}
     for row in ("naive", "tide", "tide_no_crossfile"):
         have = [r[row] for r in rows if row in r]
@@ -339,6 +372,9 @@ def summarize(rows: list[dict]) -> dict:
             out[row]["pass_at_1_pct"] = pct("pass")
         latency = [r[f"{row}_s"] for r in rows if f"{row}_s" in r]
         out[row]["latency_s_p50"] = round(statistics.median(latency), 2)
+        cut = thrown_away(RESULTS / f"quality-{part}-{row}.log") if part else []
+        if cut:
+            out[row]["thrown_away_tokens_median"] = statistics.median(cut)
     return out
 
 
@@ -359,8 +395,10 @@ async def run(args: argparse.Namespace) -> None:
             cases = crossfile_cases(args.limit or 50, args.seed)
         out = RESULTS / f"quality-{part}.jsonl"
         out.unlink(missing_ok=True)
+        for log in RESULTS.glob(f"quality-{part}-*.log"):
+            log.unlink()
         rows = await run_part(part, cases, engine, {}, out)
-        summary[part] = summarize(rows)
+        summary[part] = summarize(rows, part)
         print(json.dumps(summary[part], indent=2), flush=True)
     engine.close()
     (RESULTS / "quality-summary.json").write_text(json.dumps(summary, indent=2))

@@ -163,7 +163,7 @@ class Completer:
         samples = settings.candidates if request.invoked else 1
         candidates: list[Candidate] = []
         first_stats = GenerationStats()
-        discarded = 0
+        discarded = discarded_tokens = 0
         for sample in range(samples):
             stats = first_stats if sample == 0 else GenerationStats()
             cut = SyntaxCut(
@@ -185,9 +185,14 @@ class Completer:
                 pieces.close()
             if stats.stop_reason == "cancelled":
                 raise Superseded(ticket.reason)
+            completion = stop_at_suffix_opener(healed.text, line_suffix)
             if sample == 0:
                 discarded = cut.discarded
-            completion = stop_at_suffix_opener(healed.text, line_suffix)
+                # Generated tokens past what is kept: the stream stops at the cut, so this is
+                # what deciding while streaming still costs (approximate: the kept text is
+                # re-tokenized, which may merge differently than it was generated).
+                kept = self.engine.count_tokens(heal + completion) if completion else 0
+                discarded_tokens = max(stats.generated_tokens - kept, 0)
             if (
                 sample > 0
                 and parser is not None
@@ -207,7 +212,8 @@ class Completer:
         engine_ms = (time.perf_counter() - start) * 1000
         log.info(
             "complete %s v%d: window %.0fms (%d+%d tok, %d in files), prompt %d tok "
-            "(%d reused, %d run) %.0fms, generate %d tok %.0fms, %d chars cut, %s%s",
+            "(%d reused, %d run) %.0fms, generate %d tok %.0fms, %d chars cut, "
+            "%d tok thrown away, %s%s",
             snapshot.uri,
             snapshot.version,
             window_ms,
@@ -221,6 +227,7 @@ class Completer:
             first_stats.generated_tokens,
             first_stats.generate_ms,
             discarded,
+            discarded_tokens,
             "no suggestion" if best is None else repr(best.edit.text),
             f" (+{len(ranked) - 1} alternatives)" if len(ranked) > 1 else "",
         )
