@@ -2,7 +2,7 @@
 same run.
 
     .venv/bin/python -m benchmarks.quality [--part humaneval|multiline|lines|crossfile|all]
-        [--limit N] [--seed 0]
+        [--limit N] [--seed 0] [--resume]
 
 Rows, each on the same cases:
 - naive: the raw FIM prompt of the text around the cursor in prefix-suffix-middle order (what
@@ -280,13 +280,26 @@ def passes(case: dict, completion: str) -> bool:
     return program_passes(program + f"\ncheck({task['entry_point']})\n")
 
 
-async def run_part(part: str, cases: list[dict], engine, init: dict, out: Path) -> list[dict]:
+_EXTENSIONS = {"python": ".py", "typescript": ".ts", "go": ".go"}
+
+
+def done_rows(out: Path) -> list[dict]:
+    """The records an interrupted run already wrote, for --resume."""
+    if not out.exists():
+        return []
+    return [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+
+
+async def run_part(
+    part: str, cases: list[dict], engine, init: dict, out: Path, rows: list[dict]
+) -> list[dict]:
     multiline = part == "multiline"
+    done = {r["id"] for r in rows}
+    cases = [c for c in cases if c["id"] not in done]
     workdir = Path(tempfile.mkdtemp(prefix=f"tide-quality-{part}-"))
     settings = {"candidates": 1, "unlikelySeverity": "off", "diagnostics": False, **init}
     if multiline:
         settings["maxLines"] = 16
-    rows = []
     editors: dict[str, ScriptedEditor] = {}
     counter = LineTokenCounter(engine.count_tokens)
     try:
@@ -295,8 +308,7 @@ async def run_part(part: str, cases: list[dict], engine, init: dict, out: Path) 
             root.mkdir()
             for rel, content in case.get("files", {}).items():
                 (root / rel).write_text(content)
-            suffix = ".py" if case["language"] == "python" else ".ts"
-            uri = (root / f"main{suffix}").as_uri()
+            uri = (root / f"main{_EXTENSIONS[case['language']]}").as_uri()
             record = {"id": case["id"], "language": case["language"], "kind": case.get("kind")}
             started = time.perf_counter()
             naive = naive_completion(engine, counter, case, multiline)
@@ -394,10 +406,11 @@ async def run(args: argparse.Namespace) -> None:
         else:
             cases = crossfile_cases(args.limit or 50, args.seed)
         out = RESULTS / f"quality-{part}.jsonl"
-        out.unlink(missing_ok=True)
-        for log in RESULTS.glob(f"quality-{part}-*.log"):
-            log.unlink()
-        rows = await run_part(part, cases, engine, {}, out)
+        if not args.resume:
+            out.unlink(missing_ok=True)
+            for log in RESULTS.glob(f"quality-{part}-*.log"):
+                log.unlink()
+        rows = await run_part(part, cases, engine, {}, out, done_rows(out))
         summary[part] = summarize(rows, part)
         print(json.dumps(summary[part], indent=2), flush=True)
     engine.close()
@@ -409,6 +422,7 @@ def main() -> None:
     parser.add_argument("--part", default="all")
     parser.add_argument("--limit", type=int)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true", help="keep the cases already run")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -14,6 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,13 @@ llama_log = logging.getLogger("tide.llama_cpp")
 # The batch is also the unit of cancellation while a prompt is evaluated (~0.5 s on two laptop
 # cores), and llama.cpp sizes its compute buffer by it: 256 costs 151 MiB, 32 about 20.
 PROMPT_BATCH = 32
+
+# Switching files replaces the prompt in the KV cache; the last few prompts are kept (one
+# sequence's cells: about 12 KB a token for the default model) so that switching back restores
+# them instead of re-evaluating the whole prompt.
+MAX_SAVED_STATES = 4
+MAX_SAVED_BYTES = 64 * 2**20
+MIN_SAVED_TOKENS = 128  # a shorter prompt costs less to re-evaluate than to keep
 
 _TOKEN_ATTR_CONTROL = 1 << 3
 # ggml_log_level: 1 debug, 2 info, 3 warn, 4 error, 5 continuation (logged as debug).
@@ -83,15 +91,23 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
     return common
 
 
+@dataclass
+class _SavedState:
+    tokens: list[int]
+    data: ctypes.Array  # what llama_state_seq_get_data wrote for sequence 0
+
+
 class _Sequence:
     """One llama.cpp context and the tokens its KV cache holds, kept in step.
 
     Consecutive prompts share their longest common token prefix: only the rest is evaluated,
-    in batches with a cancellation check between them.
+    in batches with a cancellation check between them. A prompt about to be mostly replaced is
+    saved first, and a saved one that shares more with the next prompt is restored.
     """
 
-    def __init__(self, ctx, n_batch: int, n_vocab: int) -> None:
+    def __init__(self, ctx, n_batch: int, n_vocab: int, keep_states: bool = False) -> None:
         llama_cpp = _import_llama()
+        self._llama_cpp = llama_cpp
         self.ctx = ctx
         self.n_batch = n_batch
         self.n_vocab = n_vocab
@@ -99,9 +115,61 @@ class _Sequence:
         self._batch = llama_cpp._internals.LlamaBatch(
             n_tokens=n_batch, embd=0, n_seq_max=1, verbose=False
         )
+        self._keep_states = keep_states
+        self._saved: list[_SavedState] = []  # least recently used first
 
     def common_prefix(self, tokens: list[int]) -> int:
         return _common_prefix(self.tokens, tokens)
+
+    @property
+    def saved_bytes(self) -> int:
+        return sum(len(s.data) for s in self._saved)
+
+    def _save(self) -> None:
+        if len(self.tokens) < MIN_SAVED_TOKENS:
+            return
+        size = self._llama_cpp.llama_state_seq_get_size(self.ctx.ctx, 0)
+        data = (ctypes.c_uint8 * size)()
+        if self._llama_cpp.llama_state_seq_get_data(self.ctx.ctx, data, size, 0) != size:
+            log.debug("could not save a prompt of %d tokens", len(self.tokens))
+            return
+        # A saved prompt this one begins with is superseded by it.
+        self._saved = [
+            s for s in self._saved if _common_prefix(s.tokens, self.tokens) < len(s.tokens)
+        ]
+        self._saved.append(_SavedState(list(self.tokens), data))
+        while len(self._saved) > MAX_SAVED_STATES or self.saved_bytes > MAX_SAVED_BYTES:
+            self._saved.pop(0)
+
+    def _restore(self, state: _SavedState) -> bool:
+        self._saved.remove(state)
+        loaded = self._llama_cpp.llama_state_seq_set_data(
+            self.ctx.ctx, state.data, len(state.data), 0
+        )
+        if loaded == 0:
+            # llama.cpp leaves the sequence empty when it cannot load one.
+            self.ctx.kv_cache_seq_rm(0, -1, -1)
+            self.tokens = []
+            return False
+        self.tokens = list(state.tokens)
+        return True
+
+    def _switch(self, tokens: list[int]) -> int:
+        """Save or restore whole prompts as needed; the prefix of tokens now in the cache."""
+        keep = self.common_prefix(tokens)
+        if not self._keep_states:
+            return keep
+        best = max(self._saved, key=lambda s: _common_prefix(s.tokens, tokens), default=None)
+        gain = _common_prefix(best.tokens, tokens) - keep if best is not None else 0
+        if best is not None and gain >= MIN_SAVED_TOKENS // 2:
+            self._save()
+            if self._restore(best):
+                log.debug("restored a saved prompt of %d tokens", len(self.tokens))
+                return self.common_prefix(tokens)
+            return 0
+        if len(self.tokens) - keep >= MIN_SAVED_TOKENS and keep < len(self.tokens) // 2:
+            self._save()
+        return keep
 
     def truncate(self, keep: int) -> None:
         self.ctx.kv_cache_seq_rm(0, keep, -1)
@@ -121,7 +189,7 @@ class _Sequence:
     ) -> np.ndarray | None:
         """Bring the cache to `tokens`; the last token's logits, or None if cancelled first."""
         # The last token is always re-run so its logits are fresh for sampling.
-        keep = min(self.common_prefix(tokens), len(tokens) - 1)
+        keep = min(self._switch(tokens), len(tokens) - 1)
         self.truncate(keep)
         stats.reused_tokens = keep
         logits = None
@@ -185,7 +253,7 @@ class LlamaCppEngine(Engine):
         model = self._llm._model
         self._add_bos = bool(model.add_bos_token())
         n_vocab = self._llm.n_vocab()
-        self._main = _Sequence(self._llm._ctx, n_batch, n_vocab)
+        self._main = _Sequence(self._llm._ctx, n_batch, n_vocab, keep_states=True)
         self._aux = _Sequence(aux_ctx, n_batch, n_vocab)
         self._control = np.array([self._is_control(t) for t in range(n_vocab)], dtype=bool)
         self._vocab = HealingVocab(self._piece, self._control)
