@@ -33,6 +33,7 @@ from .engine_slot import EngineSlot, Status, model_label
 from .engines.base import Engine
 from .errors import DocumentError, TideError
 from .fixes.service import FixService
+from .inflight import InFlight
 from .scheduler import Scheduler, Superseded
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ class TideServer(LanguageServer):
         # no tree (completions still work, without syntax-aware rules).
         self.documents = DocumentStore(max_parse_bytes=1_000_000)
         self.scheduler = Scheduler()
+        self.inflight = InFlight()
         self.slot = EngineSlot(self.scheduler, self.send_status)
         self.context = ContextService()
         self.fixes = FixService(
@@ -209,7 +211,10 @@ class TideServer(LanguageServer):
             snapshot, cursor, self.settings, invoked, files, path, self.context.repo
         )
         try:
-            result = await self.scheduler.run(uri, lambda t: completer.complete(request, t))
+            if not invoked and await self.inflight.wait_for(uri, snapshot.text, cursor):
+                log.debug("waited for the generation in flight for %s", uri)
+            job = self.scheduler.run(uri, lambda t: completer.complete(request, t))
+            result = await self.inflight.start(uri, snapshot.text, cursor, job)
         except Superseded as exc:
             log.info("completion for %s dropped: %s", uri, exc)
             return None
