@@ -19,6 +19,7 @@ from .scheduler import Superseded
 T = TypeVar("T")
 
 GRACE_S = 0.25  # a typist's next key comes sooner than this
+MAX_TYPED = 32  # more text than this at once is a paste, which the generation cannot foresee
 
 
 @dataclass
@@ -43,7 +44,7 @@ class InFlight:
         if flight is None or flight.task.done():
             return False
         typed = cursor - flight.cursor
-        if typed <= 0 or len(text) != len(flight.text) + typed:
+        if not 0 < typed <= MAX_TYPED or len(text) != len(flight.text) + typed:
             return False
         start = max(flight.cursor - AFTER_CHARS, 0)
         return (

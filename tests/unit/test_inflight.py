@@ -58,6 +58,7 @@ async def test_a_request_after_typed_keys_waits_for_the_generation_in_flight() -
         (typed(" *")[0].replace("print", "prunt"), CURSOR + 2),  # an edit after the cursor
         ("x" + typed(" *")[0][1:], CURSOR + 2),  # an edit before the cursor
         (typed(" *")[0], CURSOR + 1),  # the cursor is not after the typed keys
+        typed(" * h" * 20),  # a paste
     ],
 )
 async def test_other_edits_do_not_join(text: str, cursor: int) -> None:
