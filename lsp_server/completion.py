@@ -158,7 +158,10 @@ class Completer:
             line_comment=language.line_comment if language else None,
         )
         window_ms = (time.perf_counter() - start) * 1000
-        parser = parser_for(language) if language is not None else None
+        # A document too large to keep a tree for is too large to re-parse per generated token:
+        # its completions are cut by the plain-text rules (line, indentation, brackets).
+        parse = language is not None and snapshot.tree is not None
+        parser = parser_for(language) if parse else None
         max_lines = settings.max_lines if multiline else 1
         samples = settings.candidates if request.invoked else 1
         candidates: list[Candidate] = []
