@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import difflib
 import gzip
+import itertools
 import json
 import random
 import re
@@ -149,7 +150,9 @@ def real_code_cases(limit: int, seed: int) -> list[dict]:
                     "kind": kind,
                 }
             )
-    return cases
+    # Languages take turns, so that a run stopped early still covers each of them.
+    by_language = [[c for c in cases if c["language"] == lang] for lang in per_language]
+    return [c for turn in itertools.zip_longest(*by_language) for c in turn if c is not None]
 
 
 def _trigger_column(line: str, kind: str, rng: random.Random) -> int | None:
