@@ -10,7 +10,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from tests.conftest import ROOT, lsp_session, open_doc
+from tests.conftest import ROOT, lsp_session, open_doc, server_env
 
 pytestmark = pytest.mark.model
 
@@ -202,3 +202,23 @@ async def test_opted_in_fixes_are_checked_against_the_workspace_tests(model_path
     # Passing fixes come first, and every checked title says what the tests said.
     assert titles[0].endswith("(1 test passes)"), titles
     assert (tmp_path / "calc.py").read_text() == IS_EVEN
+
+
+async def test_an_engine_failing_during_the_search_offers_no_edit_and_says_why(
+    model_path, tmp_path
+):
+    uri = "file:///tmp/tide-e2e/failing.py"
+    log = tmp_path / "tide.log"
+    env = server_env(TIDE_FAULT="engine-raise-after:2")
+    init = {"unlikelySeverity": "off"}
+    async with lsp_session(init=init, env=env, args=("--log-file", str(log))) as client:
+        open_doc(client, uri, IS_EVEN)
+        (action,) = await client.text_document_code_action_async(code_action_params(uri, BUG_LINE))
+        resolved = await client.code_action_resolve_async(action)
+        assert resolved.edit is None
+        # Said before the answer: pytest-lsp has recorded it by now.
+        assert any("no verified fix" in m.message for m in client.messages)
+        # Still serving: the lightbulb answers.
+        assert await client.text_document_code_action_async(code_action_params(uri, 0))
+    written = log.read_text()
+    assert "fix failed: " in written and "injected engine fault" in written
