@@ -2,7 +2,7 @@
 same run.
 
     .venv/bin/python -m benchmarks.quality [--part humaneval|multiline|lines|crossfile|all]
-        [--limit N] [--seed 0] [--resume]
+        [--limit N] [--seed 0] [--resume] [--summarize]
 
 Rows, each on the same cases:
 - naive: the raw FIM prompt of the text around the cursor in prefix-suffix-middle order (what
@@ -393,21 +393,57 @@ def summarize(rows: list[dict], part: str | None = None) -> dict:
     return out
 
 
+def inside_literal(case: dict) -> bool:
+    """Whether the cursor sits inside a string or comment (judged by the grammar alone)."""
+    info = language_for(case["language"])
+    if info is None:
+        return False
+    data = (case["prefix"] + case["suffix"]).encode("utf-8")
+    byte = len(case["prefix"].encode("utf-8"))
+    node = parser_for(info).parse(data).root_node.descendant_for_byte_range(byte - 1, byte)
+    while node is not None:
+        literal = node.type in info.string_types or node.type in info.comment_types
+        if literal and node.start_byte < byte < node.end_byte:
+            return True
+        node = node.parent
+    return False
+
+
+def breakdown(rows: list[dict], cases: list[dict]) -> dict:
+    """The summary per language, and over the cursors in code (not in strings or comments)."""
+    by_id = {c["id"]: c for c in cases}
+    groups = {f"language {x}": [r for r in rows if r["language"] == x] for x in _EXTENSIONS}
+    groups["code positions"] = [r for r in rows if not inside_literal(by_id[r["id"]])]
+    return {name: summarize(group) for name, group in groups.items() if group}
+
+
+def part_cases(part: str, args: argparse.Namespace) -> list[dict]:
+    if part == "humaneval":
+        return humaneval_cases("SingleLineInfilling", args.limit, args.seed)
+    if part == "multiline":
+        return humaneval_cases("MultiLineInfilling", args.limit or 300, args.seed)
+    if part == "lines":
+        return real_code_cases(args.limit or 500, args.seed)
+    return crossfile_cases(args.limit or 50, args.seed)
+
+
 async def run(args: argparse.Namespace) -> None:
     RESULTS.mkdir(exist_ok=True)
-    settings = Settings()
-    engine = load_engine(locate_model(settings), settings)
     parts = ["humaneval", "multiline", "lines", "crossfile"] if args.part == "all" else [args.part]
     summary = {"command": "python -m benchmarks.quality " + " ".join(sys.argv[1:])}
+    if args.summarize:
+        for part in parts:
+            rows = done_rows(RESULTS / f"quality-{part}.jsonl")
+            if rows:
+                summary[part] = summarize(rows, part)
+                if part == "lines":
+                    summary[part]["breakdown"] = breakdown(rows, part_cases(part, args))
+        print(json.dumps(summary, indent=2))
+        return
+    settings = Settings()
+    engine = load_engine(locate_model(settings), settings)
     for part in parts:
-        if part == "humaneval":
-            cases = humaneval_cases("SingleLineInfilling", args.limit, args.seed)
-        elif part == "multiline":
-            cases = humaneval_cases("MultiLineInfilling", args.limit or 300, args.seed)
-        elif part == "lines":
-            cases = real_code_cases(args.limit or 500, args.seed)
-        else:
-            cases = crossfile_cases(args.limit or 50, args.seed)
+        cases = part_cases(part, args)
         out = RESULTS / f"quality-{part}.jsonl"
         if not args.resume:
             out.unlink(missing_ok=True)
@@ -415,6 +451,8 @@ async def run(args: argparse.Namespace) -> None:
                 log.unlink()
         rows = await run_part(part, cases, engine, {}, out, done_rows(out))
         summary[part] = summarize(rows, part)
+        if part == "lines":
+            summary[part]["breakdown"] = breakdown(rows, cases)
         print(json.dumps(summary[part], indent=2), flush=True)
     engine.close()
     (RESULTS / "quality-summary.json").write_text(json.dumps(summary, indent=2))
@@ -426,6 +464,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="keep the cases already run")
+    parser.add_argument(
+        "--summarize", action="store_true", help="only summarize the cases already run"
+    )
     asyncio.run(run(parser.parse_args()))
 
 
