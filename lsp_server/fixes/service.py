@@ -24,7 +24,7 @@ from .candidates import Cancelled, Fix, FixFinder, FixTarget, function_name
 from .problems import Problem
 from .scoring import ScoreCache, code_scores, score_document
 from .syntax import syntax_problems
-from .test_check import find_tests, run_tests
+from .test_check import find_tests, has_examples, run_tests
 from .unlikely import unlikely_lines
 
 log = logging.getLogger(__name__)
@@ -168,14 +168,17 @@ class FixService:
         if snapshot.language_id != "python":
             return found
         function = function_name(snapshot, target.first_line)
-        tests = await asyncio.to_thread(find_tests, root, function) if function else []
-        if not tests:
+        if function is None:
+            return found
+        tests = await asyncio.to_thread(find_tests, root, function)
+        examples = function if has_examples(snapshot.text, function) else None
+        if not tests and examples is None:
             return found
         checked: list[tuple[bool, Fix]] = []
         for fix in found[:MAX_TESTED_FIXES]:
             fixed = snapshot.text[: fix.start] + fix.text + snapshot.text[fix.end :]
             outcome = await asyncio.to_thread(
-                run_tests, root, document, fixed, tests, settings.test_timeout
+                run_tests, root, document, fixed, tests, settings.test_timeout, examples
             )
             title = f"{fix.title} ({outcome.summary})"
             checked.append((outcome.ok, dataclasses.replace(fix, title=title)))

@@ -2,9 +2,11 @@
 
 Nothing runs unless the user turned `runTests` on. The workspace's Python files are copied to a
 scratch directory, the fix is applied to the copy, and only the tests that name the fixed
-function run there, in a subprocess with a timeout; the user's files are never touched.
+function run there, with the examples in its docstring (`>>>`, as doctests), in a subprocess
+with a timeout; the user's files are never touched.
 """
 
+import ast
 import re
 import shutil
 import subprocess
@@ -61,10 +63,37 @@ def find_tests(root: Path, function: str) -> list[Path]:
     return tests
 
 
+def has_examples(text: str, function: str) -> bool:
+    """Whether a function of that name in the Python text has `>>>` examples in its docstring."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    return any(
+        isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.name == function
+        and ">>>" in (ast.get_docstring(node) or "")
+        for node in ast.walk(tree)
+    )
+
+
 def run_tests(
-    root: Path, document: Path, fixed_text: str, tests: list[Path], timeout_s: float
+    root: Path,
+    document: Path,
+    fixed_text: str,
+    tests: list[Path],
+    timeout_s: float,
+    examples_of: str | None = None,
 ) -> TestOutcome:
-    """Run `tests` on a copy of the workspace where `document` holds `fixed_text`."""
+    """Run `tests`, and the docstring examples of the function `examples_of` when given, on a
+    copy of the workspace where `document` holds `fixed_text`."""
+    runs: list[list[str]] = []
+    if tests:
+        runs.append([str(t.relative_to(root)) for t in tests])
+    if examples_of:
+        # Only the document is collected, so -k picks the function's doctest out of it.
+        runs.append(["--doctest-modules", str(document.relative_to(root)), "-k", examples_of])
+    passed = failed = 0
     with tempfile.TemporaryDirectory(prefix="tide-fix-check-") as scratch:
         copy = Path(scratch)
         for path in _python_files(root):
@@ -74,22 +103,29 @@ def run_tests(
         patched = copy / document.relative_to(root)
         patched.parent.mkdir(parents=True, exist_ok=True)
         patched.write_text(fixed_text, encoding="utf-8")
-        selected = [str(t.relative_to(root)) for t in tests]
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *selected]
-        try:
-            run = subprocess.run(
-                command, cwd=copy, capture_output=True, text=True, timeout=timeout_s
-            )
-        except subprocess.TimeoutExpired:
-            return TestOutcome(0, 1, f"tests time out after {timeout_s:g}s")
-    counts = {kind: int(n) for n, kind in _SUMMARY.findall(run.stdout)}
-    passed = counts.get("passed", 0)
-    failed = counts.get("failed", 0) + counts.get("error", 0) + counts.get("errors", 0)
-    if failed == 0 and run.returncode != 0:
-        failed = 1
+        for selected in runs:
+            counts = _pytest(copy, selected, timeout_s)
+            if counts is None:
+                return TestOutcome(0, 1, f"tests time out after {timeout_s:g}s")
+            passed, failed = passed + counts[0], failed + counts[1]
     total = passed + failed
     if failed == 0:
         summary = "1 test passes" if passed == 1 else f"{passed} tests pass"
     else:
         summary = f"{failed} of {total} tests fail" if failed > 1 else f"1 of {total} tests fails"
     return TestOutcome(passed, failed, summary)
+
+
+def _pytest(cwd: Path, selected: list[str], timeout_s: float) -> tuple[int, int] | None:
+    """Passed and failed counts of one pytest run; None when it timed out."""
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *selected]
+    try:
+        run = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return None
+    counts = {kind: int(n) for n, kind in _SUMMARY.findall(run.stdout)}
+    passed = counts.get("passed", 0)
+    failed = counts.get("failed", 0) + counts.get("error", 0) + counts.get("errors", 0)
+    if failed == 0 and run.returncode != 0:
+        failed = 1
+    return passed, failed

@@ -199,8 +199,9 @@ async def test_opted_in_fixes_are_checked_against_the_workspace_tests(model_path
         assert resolved.edit is not None
         listed = await client.text_document_code_action_async(code_action_params(uri, BUG_LINE))
     titles = [a.title for a in listed]
-    # Passing fixes come first, and every checked title says what the tests said.
-    assert titles[0].endswith("(1 test passes)"), titles
+    # Passing fixes come first, and every checked title says what the tests said: the test
+    # file's test and the docstring's examples.
+    assert titles[0].endswith("(2 tests pass)"), titles
     assert (tmp_path / "calc.py").read_text() == IS_EVEN
 
 
@@ -222,3 +223,20 @@ async def test_an_engine_failing_during_the_search_offers_no_edit_and_says_why(
         assert await client.text_document_code_action_async(code_action_params(uri, 0))
     written = log.read_text()
     assert "fix failed: " in written and "injected engine fault" in written
+
+
+async def test_opted_in_fixes_are_checked_against_the_docstring_examples(model_path, tmp_path):
+    # No test files: IS_EVEN's own examples (`>>> is_even(4)`) are the check.
+    (tmp_path / "calc.py").write_text(IS_EVEN)
+    uri = (tmp_path / "calc.py").as_uri()
+    init = {"runTests": True, "unlikelySeverity": "off"}
+    async with lsp_session(init=init, root=tmp_path) as client:
+        open_doc(client, uri, IS_EVEN)
+        (action,) = await client.text_document_code_action_async(code_action_params(uri, BUG_LINE))
+        resolved = await client.code_action_resolve_async(action)
+        assert resolved.edit is not None
+        listed = await client.text_document_code_action_async(code_action_params(uri, BUG_LINE))
+    titles = [a.title for a in listed]
+    assert titles[0].endswith("(1 test passes)"), titles
+    assert "n % 2 == 0" in apply_edit(IS_EVEN, listed[0].edit)
+    assert (tmp_path / "calc.py").read_text() == IS_EVEN

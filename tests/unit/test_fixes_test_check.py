@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from lsp_server.fixes.test_check import find_tests, run_tests
+from lsp_server.fixes.test_check import find_tests, has_examples, run_tests
 
 BUGGY = "def is_even(n):\n    return n % 2 == 1\n"
 FIXED = "def is_even(n):\n    return n % 2 == 0\n"
@@ -41,3 +41,46 @@ def test_a_hanging_test_times_out(tmp_path):
     hang = "def is_even(n):\n    while True:\n        pass\n"
     outcome = run_tests(root, root / "calc.py", hang, find_tests(root, "is_even"), 3)
     assert not outcome.ok and "time out" in outcome.summary
+
+
+DOCUMENTED = '''def is_even(n):
+    """Whether n is even.
+
+    >>> is_even(4)
+    True
+    >>> is_even(7)
+    False
+    """
+    return n % 2 == 1
+
+
+def is_odd(n):
+    """No examples here."""
+    return not is_even(n)
+'''
+
+
+def test_docstring_examples_are_found_by_the_function_name():
+    assert has_examples(DOCUMENTED, "is_even")
+    assert not has_examples(DOCUMENTED, "is_odd")
+    assert not has_examples(DOCUMENTED, "missing")
+    assert not has_examples("def is_even(:\n", "is_even")
+
+
+def test_docstring_examples_run_as_the_check_when_asked(tmp_path):
+    (tmp_path / "calc.py").write_text(DOCUMENTED)
+    fixed = DOCUMENTED.replace("n % 2 == 1", "n % 2 == 0")
+    good = run_tests(tmp_path, tmp_path / "calc.py", fixed, [], 120, examples_of="is_even")
+    assert good.ok and good.summary == "1 test passes"
+    bad = run_tests(tmp_path, tmp_path / "calc.py", DOCUMENTED, [], 120, examples_of="is_even")
+    assert not bad.ok and bad.summary == "1 of 1 tests fails"
+    assert (tmp_path / "calc.py").read_text() == DOCUMENTED
+
+
+def test_tests_and_examples_count_together(tmp_path):
+    root = project(tmp_path)
+    (root / "calc.py").write_text(DOCUMENTED)
+    fixed = DOCUMENTED.replace("n % 2 == 1", "n % 2 == 0")
+    tests = find_tests(root, "is_even")
+    outcome = run_tests(root, root / "calc.py", fixed, tests, 120, examples_of="is_even")
+    assert outcome.ok and outcome.summary == "2 tests pass"
