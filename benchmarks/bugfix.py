@@ -1,7 +1,7 @@
 """HumanEvalFix (Python): Tide's diagnostics and verified quick fixes over LSP, against a naive
 "rewrite the function" baseline on the same model in the same run.
 
-    .venv/bin/python -m benchmarks.bugfix [--problems 164] [--seed 0] [--resume]
+    .venv/bin/python -m benchmarks.bugfix [--problems 164] [--seed 0] [--resume] [--run-tests]
 
 For each buggy function (the HumanEval prompt with its docstring, followed by the buggy body):
 open it in the real server, wait for the model-scored diagnostics, ask for code actions on the
@@ -161,7 +161,8 @@ async def tide_fix(editor: ScriptedEditor, problem: dict, path: Path) -> dict:
 
 async def run(args: argparse.Namespace) -> None:
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "bugfix.jsonl"
+    name = "bugfix-runtests" if args.run_tests else "bugfix"
+    out = RESULTS / f"{name}.jsonl"
     problems = load_problems()
     if args.problems < len(problems):
         problems = random.Random(args.seed).sample(problems, args.problems)
@@ -173,8 +174,11 @@ async def run(args: argparse.Namespace) -> None:
     settings = Settings()
     engine = load_engine(locate_model(settings), settings)
     editor = ScriptedEditor()
-    await editor.start({"unlikelySeverity": "hint"})
     workdir = Path(tempfile.mkdtemp(prefix="tide-bugfix-"))
+    # With --run-tests the folder is the workspace, so the opt-in check runs each function's
+    # docstring examples (the problem's hidden tests are never given to the server).
+    init = {"unlikelySeverity": "hint", "runTests": args.run_tests}
+    await editor.start(init, root_uri=workdir.as_uri() if args.run_tests else None)
     try:
         for n, problem in enumerate(problems, 1):
             if problem["task_id"] in done:
@@ -199,7 +203,7 @@ async def run(args: argparse.Namespace) -> None:
     finally:
         await editor.stop()
         engine.close()
-    summarize(list(done.values()), args)
+    summarize(list(done.values()), name)
 
 
 def _pct(values: list[bool]) -> float:
@@ -213,7 +217,7 @@ def _p(values: list[float], q: float) -> float:
     return round(values[min(len(values) - 1, int(q * len(values)))], 1)
 
 
-def summarize(records: list[dict], args: argparse.Namespace) -> None:
+def summarize(records: list[dict], name: str) -> None:
     offered = [r for r in records if r.get("fix_offered")]
     resolve = [r["resolve_ms"] for r in records if "resolve_ms" in r]
     lightbulb = [r["lightbulb_ms"] for r in records]
@@ -244,7 +248,7 @@ def summarize(records: list[dict], args: argparse.Namespace) -> None:
         "diagnose_s_p50": _p([r["diagnose_s"] for r in records], 0.5),
         "naive_s_p50": _p([r["naive_s"] for r in records], 0.5),
     }
-    (RESULTS / "bugfix-summary.json").write_text(json.dumps(summary, indent=2))
+    (RESULTS / f"{name}-summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
 
 
@@ -253,6 +257,11 @@ def main() -> None:
     parser.add_argument("--problems", type=int, default=164)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument(
+        "--run-tests",
+        action="store_true",
+        help="turn on the opt-in test check (docstring examples); results in bugfix-runtests.*",
+    )
     asyncio.run(run(parser.parse_args()))
 
 
