@@ -48,6 +48,12 @@ def request(editor: ScriptedEditor, uri: str, msg_id: str) -> "asyncio.Future":
     )
 
 
+def landed(future: "asyncio.Future", msg_id: str, arrived: dict[str, float]) -> None:
+    arrived.setdefault(msg_id, time.perf_counter())
+    if not future.cancelled():
+        future.exception()  # a cancelled request's error is expected, not worth a warning
+
+
 async def type_line(budget: int, keys: int, key_ms: float, line_index: int) -> dict:
     text = source_file("argparse", 500)
     lines = text.splitlines(keepends=True)
@@ -74,7 +80,7 @@ async def type_line(budget: int, keys: int, key_ms: float, line_index: int) -> d
             editor.client.protocol.notify(types.CANCEL_REQUEST, cancel)
         msg_id = f"key-{k}"
         future = request(editor, uri, msg_id)
-        future.add_done_callback(lambda _, m=msg_id: arrived.setdefault(m, time.perf_counter()))
+        future.add_done_callback(lambda f, m=msg_id: landed(f, m, arrived))
         pending = (future, msg_id, time.perf_counter())
         await asyncio.sleep(key_ms / 1000)
         if future.done():
