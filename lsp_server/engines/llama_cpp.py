@@ -157,7 +157,9 @@ class _Sequence:
     def _switch(self, tokens: list[int]) -> int:
         """Save or restore whole prompts as needed; the prefix of tokens now in the cache."""
         keep = self.common_prefix(tokens)
-        if not self._keep_states:
+        gain_room, loss = len(tokens) - keep, len(self.tokens) - keep
+        # While typing, the prompt only grows by a few tokens: nothing to save or restore.
+        if not self._keep_states or (gain_room < MIN_SAVED_TOKENS // 2 and loss < MIN_SAVED_TOKENS):
             return keep
         best = max(self._saved, key=lambda s: _common_prefix(s.tokens, tokens), default=None)
         gain = _common_prefix(best.tokens, tokens) - keep if best is not None else 0
@@ -167,7 +169,7 @@ class _Sequence:
                 log.debug("restored a saved prompt of %d tokens", len(self.tokens))
                 return self.common_prefix(tokens)
             return 0
-        if len(self.tokens) - keep >= MIN_SAVED_TOKENS and keep < len(self.tokens) // 2:
+        if loss >= MIN_SAVED_TOKENS and keep < len(self.tokens) // 2:
             self._save()
         return keep
 
