@@ -184,25 +184,30 @@ def test_fix_command_rejects_a_bad_location(tmp_path):
     assert "FILE:LINE" in run.stderr
 
 
-async def test_opted_in_fixes_are_checked_against_the_workspace_tests(model_path, tmp_path):
-    (tmp_path / "calc.py").write_text(IS_EVEN)
-    (tmp_path / "test_calc.py").write_text(
-        "from calc import is_even\n\n\ndef test_is_even():\n"
-        "    assert is_even(4) and not is_even(7)\n"
-    )
-    uri = (tmp_path / "calc.py").as_uri()
+async def checked_fixes(root) -> list[types.CodeAction]:
+    """The fixes offered for IS_EVEN's bug in `root/calc.py` with the opt-in test check on."""
+    (root / "calc.py").write_text(IS_EVEN)
+    uri = (root / "calc.py").as_uri()
     init = {"runTests": True, "unlikelySeverity": "off"}
-    async with lsp_session(init=init, root=tmp_path) as client:
+    async with lsp_session(init=init, root=root) as client:
         open_doc(client, uri, IS_EVEN)
         (action,) = await client.text_document_code_action_async(code_action_params(uri, BUG_LINE))
         resolved = await client.code_action_resolve_async(action)
         assert resolved.edit is not None
         listed = await client.text_document_code_action_async(code_action_params(uri, BUG_LINE))
-    titles = [a.title for a in listed]
+    assert (root / "calc.py").read_text() == IS_EVEN
+    return listed
+
+
+async def test_opted_in_fixes_are_checked_against_the_workspace_tests(model_path, tmp_path):
+    (tmp_path / "test_calc.py").write_text(
+        "from calc import is_even\n\n\ndef test_is_even():\n"
+        "    assert is_even(4) and not is_even(7)\n"
+    )
+    titles = [a.title for a in await checked_fixes(tmp_path)]
     # Passing fixes come first, and every checked title says what the tests said: the test
     # file's test and the docstring's examples.
     assert titles[0].endswith("(2 tests pass)"), titles
-    assert (tmp_path / "calc.py").read_text() == IS_EVEN
 
 
 async def test_an_engine_failing_during_the_search_offers_no_edit_and_says_why(
@@ -227,16 +232,7 @@ async def test_an_engine_failing_during_the_search_offers_no_edit_and_says_why(
 
 async def test_opted_in_fixes_are_checked_against_the_docstring_examples(model_path, tmp_path):
     # No test files: IS_EVEN's own examples (`>>> is_even(4)`) are the check.
-    (tmp_path / "calc.py").write_text(IS_EVEN)
-    uri = (tmp_path / "calc.py").as_uri()
-    init = {"runTests": True, "unlikelySeverity": "off"}
-    async with lsp_session(init=init, root=tmp_path) as client:
-        open_doc(client, uri, IS_EVEN)
-        (action,) = await client.text_document_code_action_async(code_action_params(uri, BUG_LINE))
-        resolved = await client.code_action_resolve_async(action)
-        assert resolved.edit is not None
-        listed = await client.text_document_code_action_async(code_action_params(uri, BUG_LINE))
+    listed = await checked_fixes(tmp_path)
     titles = [a.title for a in listed]
     assert titles[0].endswith("(1 test passes)"), titles
     assert "n % 2 == 0" in apply_edit(IS_EVEN, listed[0].edit)
-    assert (tmp_path / "calc.py").read_text() == IS_EVEN
