@@ -1,7 +1,9 @@
 """Answers for text the user is typing through.
 
 When the characters typed since the last suggestion are exactly its next characters, the rest
-of that suggestion is still the model's answer: serving it costs no model run at all.
+of that suggestion is still the model's answer: serving it costs no model run at all. A
+suggestion computed ahead, for the text as it will be once the shown one is accepted, is served
+the same way from its own cursor on.
 """
 
 from dataclasses import dataclass
@@ -22,33 +24,59 @@ class Shown:
     line_prefix: str
     after: str  # the text after the cursor that the suggestion was made against
     completion: str  # what the suggestion inserts at the cursor
+    ahead: bool = False  # computed before the user got there: good at its own cursor too
 
 
 class TypeThroughCache:
-    """One remembered suggestion per document."""
+    """Per document, the suggestion last shown and the one computed ahead of its accept."""
 
     def __init__(self, after_chars: int = AFTER_CHARS) -> None:
         self._shown: dict[str, Shown] = {}
+        self._ahead: dict[str, Shown] = {}
         self._after_chars = after_chars
 
+    def _entry(self, uri: str, text: str, cursor: int, completion: str, ahead: bool) -> Shown:
+        line_prefix, _ = line_around(text, cursor)
+        after = text[cursor : cursor + self._after_chars]
+        return Shown(uri, cursor, len(text), line_prefix, after, completion, ahead)
+
     def remember(self, uri: str, text: str, cursor: int, completion: str) -> None:
+        """A new suggestion was shown; what was computed ahead of the last one is stale."""
+        self._ahead.pop(uri, None)
         if not completion:
             self._shown.pop(uri, None)
             return
-        line_prefix, _ = line_around(text, cursor)
-        after = text[cursor : cursor + self._after_chars]
-        self._shown[uri] = Shown(uri, cursor, len(text), line_prefix, after, completion)
+        self._shown[uri] = self._entry(uri, text, cursor, completion, ahead=False)
+
+    def remember_ahead(self, uri: str, text: str, cursor: int, completion: str) -> None:
+        """The suggestion for `text`, the document as accepting the shown suggestion makes it."""
+        if completion:
+            self._ahead[uri] = self._entry(uri, text, cursor, completion, ahead=True)
+
+    def has_ahead(self, uri: str, text: str, cursor: int) -> bool:
+        ahead = self._ahead.get(uri)
+        return ahead is not None and self._matches(ahead, text, cursor) is not None
 
     def forget(self, uri: str) -> None:
         self._shown.pop(uri, None)
+        self._ahead.pop(uri, None)
 
     def lookup(self, uri: str, text: str, cursor: int) -> str | None:
-        """The rest of the last suggestion, if the user has typed its beginning and no more."""
+        """The rest of the last suggestion, if the user has typed its beginning and no more;
+        or of the one computed ahead, once the user has accepted the shown one (it becomes the
+        shown one, and the next can be computed ahead of it)."""
+        ahead = self._ahead.get(uri)
+        rest = self._matches(ahead, text, cursor) if ahead is not None else None
+        if rest is not None:
+            self._shown[uri] = self._ahead.pop(uri)
+            return rest
         shown = self._shown.get(uri)
-        if shown is None:
-            return None
+        return self._matches(shown, text, cursor) if shown is not None else None
+
+    def _matches(self, shown: Shown, text: str, cursor: int) -> str | None:
         typed = cursor - shown.cursor
-        if typed <= 0 or typed >= len(shown.completion) or len(text) != shown.length + typed:
+        least = 0 if shown.ahead else 1
+        if typed < least or typed >= len(shown.completion) or len(text) != shown.length + typed:
             return None
         if text[shown.cursor : cursor] != shown.completion[:typed]:
             return None

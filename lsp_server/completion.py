@@ -6,12 +6,12 @@ Runs on the scheduler's worker with an immutable document snapshot; knows nothin
 import logging
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .cache import AFTER_CHARS, TypeThroughCache
 from .config import Settings
 from .context.window import LineTokenCounter, cursor_window
-from .documents import Snapshot
+from .documents import Snapshot, snapshot_with_text
 from .engines.base import Engine, GenerationParams, GenerationStats
 from .languages import parser_for
 from .postprocess import Edit, line_around, make_edit, stop_at_suffix_opener
@@ -128,8 +128,38 @@ class Completer:
         )
         return result
 
+    def complete_ahead(
+        self, request: CompletionRequest, shown: CompletionResult, ticket: Ticket
+    ) -> bool:
+        """Compute the suggestion that follows `shown` once it is accepted, and remember it so
+        that the request after the accept is answered from memory; whether one was made."""
+        if shown.edit is None:
+            return False
+        edit, before = shown.edit, request.snapshot
+        text = before.text[: edit.start] + edit.text + before.text[edit.end :]
+        cursor = edit.start + len(edit.text)
+        if self.type_through.has_ahead(before.uri, text, cursor):
+            return False
+        snapshot = snapshot_with_text(before, text)
+        trigger = decide(snapshot, cursor, False)
+        if not trigger.complete:
+            return False
+        ahead = replace(request, snapshot=snapshot, cursor=cursor, invoked=False)
+        result = self._generate(
+            ahead, ticket, time.perf_counter(), trigger.multiline, label="ahead of accept,"
+        )
+        if result.edit is None:
+            return False
+        self.type_through.remember_ahead(before.uri, text, cursor, result.text)
+        return True
+
     def _generate(
-        self, request: CompletionRequest, ticket: Ticket, start: float, multiline: bool
+        self,
+        request: CompletionRequest,
+        ticket: Ticket,
+        start: float,
+        multiline: bool,
+        label: str = "complete",
     ) -> CompletionResult:
         settings = request.settings
         snapshot = request.snapshot
@@ -214,9 +244,10 @@ class Completer:
         best = ranked[0] if ranked else None
         engine_ms = (time.perf_counter() - start) * 1000
         log.info(
-            "complete %s v%d: window %.0fms (%d+%d tok, %d in files), prompt %d tok "
+            "%s %s v%d: window %.0fms (%d+%d tok, %d in files), prompt %d tok "
             "(%d reused, %d run) %.0fms, generate %d tok %.0fms, %d chars cut, "
             "%d tok thrown away, %s%s",
+            label,
             snapshot.uri,
             snapshot.version,
             window_ms,

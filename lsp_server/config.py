@@ -33,7 +33,14 @@ class Settings:
     # elsewhere a completion is one line.
     max_lines: int = 8
     candidates: int = 3  # suggestions to rank when the user asks explicitly, for cycling
+    # While the user pauses on a suggestion, complete as if it were accepted, so that the next
+    # one is there at once on accept; costs idle CPU (battery on a laptop).
+    precompute: bool = True
     threads: int = 0  # 0 = one per core, at most 8
+    # Move cached KV cells when a prompt changes ahead of them (the cursor moves a line) instead
+    # of re-evaluating them. Off: with the default model it costs 15-38 points of exact match
+    # (benchmarks/shift.py, BENCHMARKS.md), because the moved cells saw the old text.
+    move_kv: bool = False
     # The engine's context window (KV cache size): 2048 holds the default budget several times
     # over and keeps the KV cache at 24 MiB; a larger budget is cut to fit it.
     context_length: int = 2048
@@ -107,7 +114,9 @@ _RULES: dict[str, _Rule] = {
     "maxTokens": _Rule("max_tokens", int, _int_range(1, 1024)),
     "maxLines": _Rule("max_lines", int, _int_range(1, 200)),
     "candidates": _Rule("candidates", int, _int_range(1, 8)),
+    "precompute": _Rule("precompute", bool),
     "threads": _Rule("threads", int, _int_range(0, 256)),
+    "moveKv": _Rule("move_kv", bool),
     "contextLength": _Rule("context_length", int, _int_range(256, 131072)),
     "logLevel": _Rule("log_level", str, _level, str.lower),
     "diagnostics": _Rule("diagnostics", bool),
@@ -118,7 +127,7 @@ _RULES: dict[str, _Rule] = {
 }
 
 # Settings that need the engine reloaded when they change.
-ENGINE_KEYS = ("model", "model_dir", "engine", "threads", "context_length")
+ENGINE_KEYS = ("model", "model_dir", "engine", "threads", "context_length", "move_kv")
 
 
 def _type_name(kind: type | tuple[type, ...]) -> str:

@@ -384,6 +384,16 @@ class DocumentStore:
         return parser.parse(data) if old_tree is None else parser.parse(data, old_tree)
 
 
+def snapshot_with_text(snapshot: Snapshot, text: str) -> Snapshot:
+    """The same document holding `text` instead, for looking ahead (never stored); parsed
+    afresh when the original has a tree."""
+    language = snapshot.language
+    tree = None
+    if snapshot.tree is not None and language is not None:
+        tree = parser_for(language).parse(_utf8(text))
+    return replace(snapshot, text=text, tree=tree)
+
+
 def _change_range(text: _Text, change: Change, encoding: Encoding) -> tuple[int, int]:
     if change.start is None or change.end is None:
         raise DocumentError("a document change needs both a start and an end, or neither")

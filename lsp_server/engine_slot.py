@@ -70,7 +70,11 @@ def load_engine(model: Path | str, settings: Settings) -> Engine:
     from .engines.llama_cpp import LlamaCppEngine
 
     return LlamaCppEngine(
-        Path(model), model_name=name, n_ctx=settings.context_length, n_threads=threads
+        Path(model),
+        model_name=name,
+        n_ctx=settings.context_length,
+        n_threads=threads,
+        shift_kv=settings.move_kv,
     )
 
 

@@ -25,7 +25,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
 from . import __version__, fix_features
-from .completion import CompletionRequest, CompletionResult, skip_reason
+from .completion import Completer, CompletionRequest, CompletionResult, skip_reason
 from .config import Settings, apply_settings, engine_changed, log_level_number
 from .context.service import ContextService, file_path
 from .documents import Change, DocumentStore, Pos, Snapshot
@@ -33,6 +33,7 @@ from .engine_slot import EngineSlot, Status, model_label
 from .engines.base import Engine
 from .errors import DocumentError, TideError
 from .fixes.service import FixService
+from .idle import IdleWork
 from .inflight import InFlight
 from .scheduler import Scheduler, Superseded
 
@@ -85,6 +86,7 @@ class TideServer(LanguageServer):
         self.documents = DocumentStore(max_parse_bytes=1_000_000)
         self.scheduler = Scheduler()
         self.inflight = InFlight()
+        self.idle = IdleWork(self.scheduler)
         self.slot = EngineSlot(self.scheduler, self.send_status)
         self.context = ContextService()
         self.fixes = FixService(
@@ -190,6 +192,7 @@ class TideServer(LanguageServer):
     ) -> CompletionResult | None:
         """Shared by inline completion and completion: one pipeline run, or None."""
         started = time.perf_counter()
+        self.idle.cancel()  # a request means the user is not pausing
         snapshot = self.snapshot(uri)
         try:
             cursor = snapshot.offset_at(Pos(position.line, position.character))
@@ -224,7 +227,18 @@ class TideServer(LanguageServer):
         self.last_latency_ms = (time.perf_counter() - started) * 1000
         if self._last_status is not None:
             self.send_status(self._last_status)
+        self._after_completion(completer, request, result)
         return result
+
+    def _after_completion(
+        self, completer: Completer, request: CompletionRequest, result: CompletionResult
+    ) -> None:
+        """Queue what makes the next request cheap, for when the user pauses."""
+        jobs = []
+        if self.settings.precompute and result.edit is not None:
+            jobs.append(lambda t: completer.complete_ahead(request, result, t))
+        jobs.append(lambda t: completer.engine.refresh(t.is_cancelled))
+        self.idle.after_pause(*jobs)
 
     def lsp_range(self, snapshot: Snapshot, start: int, end: int) -> types.Range:
         a, b = snapshot.pos_at(start), snapshot.pos_at(end)
@@ -258,6 +272,7 @@ def create_server(settings: Settings | None = None) -> TideServer:
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: TideServer, params: None) -> None:
         ls.scheduler.cancel_all("shutting down")
+        ls.idle.cancel()
         ls.fixes.cancel_all()
         ls.context.stop()
         await ls.slot.close()

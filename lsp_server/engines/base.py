@@ -28,6 +28,7 @@ class GenerationStats:
     prompt_tokens: int = 0
     reused_tokens: int = 0  # prompt tokens whose KV entries were kept from the last request
     evaluated_tokens: int = 0  # prompt tokens actually run through the model
+    shifted_tokens: int = 0  # prompt tokens whose KV entries were moved, not re-evaluated
     generated_tokens: int = 0
     prompt_ms: float = 0.0
     generate_ms: float = 0.0
@@ -83,6 +84,11 @@ class Engine(ABC):
     @abstractmethod
     def chat_prompt(self, system: str, user: str) -> Prompt | None:
         """A prompt in the model's own chat format, or None when the model has none."""
+
+    def refresh(self, cancelled: Callable[[], bool]) -> int:
+        """Recompute, in idle time, KV entries a previous prompt reused approximately; how
+        many tokens that evaluated (0 when there was nothing to do or it was cancelled)."""
+        return 0
 
     @abstractmethod
     def close(self) -> None: ...

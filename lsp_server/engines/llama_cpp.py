@@ -1,9 +1,10 @@
 """The default engine: a GGUF model run in process by llama-cpp-python.
 
 The KV cache is the product: consecutive prompts share their longest common token prefix, so a
-keystroke re-evaluates only what changed after it. The prompt is evaluated in small chunks with a
-cancellation check between them; whatever a cancelled request evaluated stays in the cache and
-serves the next request, which almost always shares that prefix.
+keystroke re-evaluates only what changed after it (with `shift_kv`, runs of cached tokens
+further on are moved rather than re-evaluated: `kv_sequence`). The prompt is evaluated in small
+chunks with a cancellation check between them; whatever a cancelled request evaluated stays in
+the cache and serves the next request, which almost always shares that prefix.
 """
 
 import codecs
@@ -14,7 +15,6 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,8 @@ import numpy as np
 from ..errors import EngineError, ModelError
 from ..prompts import Prompt, Segment, detect_template
 from .base import Engine, GenerationParams, GenerationStats, TokenScore
+from .kv_sequence import KvSequence
+from .reuse import common_prefix
 from .sampling import HealingVocab, choose, log_softmax
 
 log = logging.getLogger(__name__)
@@ -30,13 +32,6 @@ llama_log = logging.getLogger("tide.llama_cpp")
 # The batch is also the unit of cancellation while a prompt is evaluated (~0.5 s on two laptop
 # cores), and llama.cpp sizes its compute buffer by it: 256 costs 151 MiB, 32 about 20.
 PROMPT_BATCH = 32
-
-# Switching files replaces the prompt in the KV cache; the last few prompts are kept (one
-# sequence's cells: about 12 KB a token for the default model) so that switching back restores
-# them instead of re-evaluating the whole prompt.
-MAX_SAVED_STATES = 4
-MAX_SAVED_BYTES = 64 * 2**20
-MIN_SAVED_TOKENS = 128  # a shorter prompt costs less to re-evaluate than to keep
 
 _TOKEN_ATTR_CONTROL = 1 << 3
 # ggml_log_level: 1 debug, 2 info, 3 warn, 4 error, 5 continuation (logged as debug).
@@ -82,128 +77,6 @@ def fault_after_tokens() -> int | None:
     return None
 
 
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    common = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        common += 1
-    return common
-
-
-@dataclass
-class _SavedState:
-    tokens: list[int]
-    data: ctypes.Array  # what llama_state_seq_get_data wrote for sequence 0
-
-
-class _Sequence:
-    """One llama.cpp context and the tokens its KV cache holds, kept in step.
-
-    Consecutive prompts share their longest common token prefix: only the rest is evaluated,
-    in batches with a cancellation check between them. A prompt about to be mostly replaced is
-    saved first, and a saved one that shares more with the next prompt is restored.
-    """
-
-    def __init__(self, ctx, n_batch: int, n_vocab: int, keep_states: bool = False) -> None:
-        llama_cpp = _import_llama()
-        self._llama_cpp = llama_cpp
-        self.ctx = ctx
-        self.n_batch = n_batch
-        self.n_vocab = n_vocab
-        self.tokens: list[int] = []
-        self._batch = llama_cpp._internals.LlamaBatch(
-            n_tokens=n_batch, embd=0, n_seq_max=1, verbose=False
-        )
-        self._keep_states = keep_states
-        self._saved: list[_SavedState] = []  # least recently used first
-
-    def common_prefix(self, tokens: list[int]) -> int:
-        return _common_prefix(self.tokens, tokens)
-
-    @property
-    def saved_bytes(self) -> int:
-        return sum(len(s.data) for s in self._saved)
-
-    def _save(self) -> None:
-        if len(self.tokens) < MIN_SAVED_TOKENS:
-            return
-        size = self._llama_cpp.llama_state_seq_get_size(self.ctx.ctx, 0)
-        data = (ctypes.c_uint8 * size)()
-        if self._llama_cpp.llama_state_seq_get_data(self.ctx.ctx, data, size, 0) != size:
-            log.debug("could not save a prompt of %d tokens", len(self.tokens))
-            return
-        # A saved prompt this one begins with is superseded by it.
-        self._saved = [
-            s for s in self._saved if _common_prefix(s.tokens, self.tokens) < len(s.tokens)
-        ]
-        self._saved.append(_SavedState(list(self.tokens), data))
-        while len(self._saved) > MAX_SAVED_STATES or self.saved_bytes > MAX_SAVED_BYTES:
-            self._saved.pop(0)
-
-    def _restore(self, state: _SavedState) -> bool:
-        self._saved.remove(state)
-        loaded = self._llama_cpp.llama_state_seq_set_data(
-            self.ctx.ctx, state.data, len(state.data), 0
-        )
-        if loaded == 0:
-            # llama.cpp leaves the sequence empty when it cannot load one.
-            self.ctx.kv_cache_seq_rm(0, -1, -1)
-            self.tokens = []
-            return False
-        self.tokens = list(state.tokens)
-        return True
-
-    def _switch(self, tokens: list[int]) -> int:
-        """Save or restore whole prompts as needed; the prefix of tokens now in the cache."""
-        keep = self.common_prefix(tokens)
-        gain_room, loss = len(tokens) - keep, len(self.tokens) - keep
-        # While typing, the prompt only grows by a few tokens: nothing to save or restore.
-        if not self._keep_states or (gain_room < MIN_SAVED_TOKENS // 2 and loss < MIN_SAVED_TOKENS):
-            return keep
-        best = max(self._saved, key=lambda s: _common_prefix(s.tokens, tokens), default=None)
-        gain = _common_prefix(best.tokens, tokens) - keep if best is not None else 0
-        if best is not None and gain >= MIN_SAVED_TOKENS // 2:
-            self._save()
-            if self._restore(best):
-                log.debug("restored a saved prompt of %d tokens", len(self.tokens))
-                return self.common_prefix(tokens)
-            return 0
-        if loss >= MIN_SAVED_TOKENS and keep < len(self.tokens) // 2:
-            self._save()
-        return keep
-
-    def truncate(self, keep: int) -> None:
-        self.ctx.kv_cache_seq_rm(0, keep, -1)
-        del self.tokens[keep:]
-
-    def decode(self, tokens: list[int], all_logits: bool = False) -> np.ndarray:
-        """Append at most one batch of tokens; the logits of each (or only the last) row."""
-        self._batch.set_batch(batch=tokens, n_past=len(self.tokens), logits_all=all_logits)
-        self.ctx.decode(self._batch)
-        self.tokens.extend(tokens)
-        rows = len(tokens) if all_logits else 1
-        pointer = self.ctx.get_logits() if all_logits else self.ctx.get_logits_ith(-1)
-        return np.ctypeslib.as_array(pointer, shape=(rows, self.n_vocab)).copy()
-
-    def prefill(
-        self, tokens: list[int], cancelled: Callable[[], bool], stats: GenerationStats
-    ) -> np.ndarray | None:
-        """Bring the cache to `tokens`; the last token's logits, or None if cancelled first."""
-        # The last token is always re-run so its logits are fresh for sampling.
-        keep = min(self._switch(tokens), len(tokens) - 1)
-        self.truncate(keep)
-        stats.reused_tokens = keep
-        logits = None
-        for i in range(keep, len(tokens), self.n_batch):
-            if cancelled():
-                return None
-            chunk = tokens[i : i + self.n_batch]
-            logits = self.decode(chunk)
-            stats.evaluated_tokens += len(chunk)
-        return logits[-1] if logits is not None else None
-
-
 class LlamaCppEngine(Engine):
     name = "llama.cpp"
 
@@ -216,6 +89,7 @@ class LlamaCppEngine(Engine):
         n_threads: int | None = None,
         n_batch: int = PROMPT_BATCH,
         flash_attn: bool = False,
+        shift_kv: bool = False,
     ) -> None:
         llama_cpp = _import_llama()
         _route_native_logs(llama_cpp)
@@ -237,6 +111,7 @@ class LlamaCppEngine(Engine):
                     flash_attn=flash_attn,
                     verbose=True,
                 )
+                main_ctx = self._shifting_context(llama_cpp) if shift_kv else self._llm._ctx
                 # A second context on the same weights for fixes and scoring: background work
                 # must not evict the prompt the next keystroke will reuse.
                 aux_ctx = llama_cpp._internals.LlamaContext(
@@ -255,8 +130,8 @@ class LlamaCppEngine(Engine):
         model = self._llm._model
         self._add_bos = bool(model.add_bos_token())
         n_vocab = self._llm.n_vocab()
-        self._main = _Sequence(self._llm._ctx, n_batch, n_vocab, keep_states=True)
-        self._aux = _Sequence(aux_ctx, n_batch, n_vocab)
+        self._main = KvSequence(main_ctx, n_ctx, n_batch, n_vocab, keep_states=True, shift=shift_kv)
+        self._aux = KvSequence(aux_ctx, n_ctx, n_batch, n_vocab)
         self._control = np.array([self._is_control(t) for t in range(n_vocab)], dtype=bool)
         self._vocab = HealingVocab(self._piece, self._control)
         self._scored: tuple[list[int], list[float]] = ([], [])
@@ -270,6 +145,18 @@ class LlamaCppEngine(Engine):
             threads,
             n_ctx,
         )
+
+    def _shifting_context(self, llama_cpp):
+        """A context whose KV cache holds two sequences in one buffer, as moving cells needs;
+        it replaces the one-sequence context `Llama` made, which is freed."""
+        params = type(self._llm.context_params).from_buffer_copy(self._llm.context_params)
+        params.n_seq_max = 2
+        params.kv_unified = True
+        ctx = llama_cpp._internals.LlamaContext(
+            model=self._llm._model, params=params, verbose=False
+        )
+        self._llm._ctx.close()
+        return ctx
 
     def tokenize(self, text: str) -> list[int]:
         return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
@@ -358,8 +245,9 @@ class LlamaCppEngine(Engine):
             total = (time.perf_counter() - start) * 1000
             stats.generate_ms = total - stats.prompt_ms
             log.debug(
-                "kv reuse %d/%d prompt tokens, evaluated %d, generated %d (%s)",
+                "kv reuse %d/%d prompt tokens, %d moved, evaluated %d, generated %d (%s)",
                 stats.reused_tokens,
+                stats.shifted_tokens,
                 stats.prompt_tokens,
                 stats.evaluated_tokens,
                 stats.generated_tokens,
@@ -375,7 +263,7 @@ class LlamaCppEngine(Engine):
         # that was interrupted by a completion resumes where it stopped.
         memo_tokens, memo_logprobs = self._scored
         common = min(
-            sequence.common_prefix(tokens), _common_prefix(memo_tokens, tokens), len(tokens) - 1
+            sequence.common_prefix(tokens), common_prefix(memo_tokens, tokens), len(tokens) - 1
         )
         # Decoding from `keep` yields the rows that predict tokens keep+1 onwards; the memo
         # must already hold the log-probs of tokens 1..keep.
@@ -427,6 +315,19 @@ class LlamaCppEngine(Engine):
         )
         return Prompt(segments, self.template.stops, self.template.family, "l2r")
 
+    def refresh(self, cancelled: Callable[[], bool]) -> int:
+        try:
+            evaluated = self._main.refresh(cancelled)
+        except Exception as exc:
+            # Only an optimisation: the approximate cells keep serving.
+            log.debug("could not refresh moved KV cells: %s", exc)
+            return 0
+        if evaluated:
+            log.debug("refreshed %d moved prompt tokens", evaluated)
+        return evaluated
+
     def close(self) -> None:
         self._aux.ctx.close()
+        if self._main.ctx is not self._llm._ctx:
+            self._main.ctx.close()
         self._llm.close()

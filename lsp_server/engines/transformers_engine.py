@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import EngineError, ModelError
 from ..prompts import Prompt, Segment, detect_template
 from .base import Engine, GenerationParams, GenerationStats, TokenScore
+from .reuse import common_prefix
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +36,6 @@ def _import_transformers() -> tuple[Any, Any]:
             "pip install 'tide-lsp[transformers]'"
         ) from exc
     return torch, transformers
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    common = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        common += 1
-    return common
 
 
 def split_model_ref(model_ref: str | Path, gguf_file: str | None) -> tuple[str, str | None]:
@@ -79,7 +71,7 @@ class _Sequence:
         return self._cache_class(config=self._config)
 
     def common_prefix(self, tokens: list[int]) -> int:
-        return _common_prefix(self.tokens, tokens) if self._croppable else 0
+        return common_prefix(self.tokens, tokens) if self._croppable else 0
 
     def truncate(self, keep: int) -> None:
         if keep >= len(self.tokens):

@@ -44,3 +44,55 @@ async def test_a_key_typed_during_a_generation_is_answered_from_it(model_path, t
     runs = [line for line in written.splitlines() if f"complete {URI} v" in line]
     # The first suggestion, the generation the key found in flight, and the key's answer.
     assert len(runs) == 3 and "typed through" in runs[2], runs
+
+
+ACCEPT_URI = "file:///tmp/tide-e2e/accept.py"
+COLORS = (
+    "COLORS = {\n"
+    '    "red": "#ff0000",\n'
+    '    "green": "#00ff00",\n'
+    '    "blue": "#0000ff",\n'
+    '    "white": \n'
+    "}\n"
+)
+SAFETY = 120  # seconds; a hang guard for the idle work, never part of an assertion
+
+
+async def wait_for_line(log, marker: str) -> str:
+    for _ in range(SAFETY * 10):
+        lines = [line for line in log.read_text().splitlines() if marker in line]
+        if lines:
+            return lines[-1]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no {marker!r} in the log")
+
+
+async def test_the_suggestion_after_an_accept_is_computed_while_the_user_pauses(
+    model_path, tmp_path
+):
+    log = tmp_path / "tide.log"
+    async with lsp_session(args=("--log-file", str(log))) as client:
+        open_doc(client, ACCEPT_URI, COLORS)
+        column = len('    "white": ')
+        shown = await ask(client, ACCEPT_URI, 4, column)
+        assert shown.items
+        item = shown.items[0]
+        # The pause: the next suggestion is computed as if this one were accepted.
+        ahead = await wait_for_line(log, f"ahead of accept, {ACCEPT_URI}")
+        assert "no suggestion" not in ahead, ahead
+        accepted = apply_multiline(COLORS, item)
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=ACCEPT_URI, version=2),
+                content_changes=[types.TextDocumentContentChangeWholeDocument(accepted)],
+            )
+        )
+        end = item.range.start.character + len(item.insert_text.split("\n")[-1])
+        line = item.range.start.line + item.insert_text.count("\n")
+        following = await ask(client, ACCEPT_URI, line, end)
+        assert following.items
+        after_both = apply_multiline(accepted, following.items[0])
+        assert after_both.startswith(accepted[: accepted.index(item.insert_text)])
+    runs = [line for line in log.read_text().splitlines() if f"complete {ACCEPT_URI} v" in line]
+    # The shown suggestion ran the model; the one after the accept came from memory.
+    assert len(runs) == 2 and "typed through" in runs[1], runs

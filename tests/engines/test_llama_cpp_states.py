@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from lsp_server.engines.base import GenerationParams, GenerationStats
-from lsp_server.engines.llama_cpp import MAX_SAVED_BYTES, MAX_SAVED_STATES, LlamaCppEngine
+from lsp_server.engines.kv_sequence import MAX_SAVED_BYTES, MAX_SAVED_STATES, MAX_SHIFT_DRIFT
+from lsp_server.engines.llama_cpp import LlamaCppEngine
 from lsp_server.prompts import build_prompt
 
 pytestmark = pytest.mark.model
@@ -61,3 +62,48 @@ def test_saved_prompts_stay_within_their_bounds(engine: LlamaCppEngine) -> None:
     assert oldest.evaluated_tokens > 100
     _, recent = complete(engine, prompt_of(engine, names[-2], chars=800))
     assert recent.evaluated_tokens == 1
+
+
+@pytest.fixture(scope="module")
+def moving(model_path: Path) -> Iterator[LlamaCppEngine]:
+    loaded = LlamaCppEngine(model_path, n_threads=2, shift_kv=True)
+    yield loaded
+    loaded.close()
+
+
+def prompt_at_line(engine: LlamaCppEngine, row: int):
+    lines = (ROOT / "lsp_server" / "scheduler.py").read_text().splitlines(keepends=True)
+    return build_prompt(engine.template, "".join(lines[20:row]), "".join(lines[row : row + 12]))
+
+
+def test_moving_the_cursor_down_a_line_moves_the_cached_prompt(moving: LlamaCppEngine) -> None:
+    complete(moving, prompt_at_line(moving, 56))
+    _, step = complete(moving, prompt_at_line(moving, 57))
+    # Suffix first: the line crossed leaves the front of the suffix and joins the prefix;
+    # everything between stays cached, moved back by that line's tokens.
+    assert step.shifted_tokens > 200
+    assert step.evaluated_tokens < 40
+    assert 0 < moving._main.drift <= MAX_SHIFT_DRIFT
+
+
+def test_refresh_recomputes_moved_cells_to_the_exact_answer(moving: LlamaCppEngine) -> None:
+    complete(moving, prompt_at_line(moving, 67))
+    complete(moving, prompt_at_line(moving, 68))
+    assert moving._main.exact < moving._main.prompt_length
+    assert moving.refresh(lambda: False) > 200
+    assert moving._main.exact == moving._main.prompt_length and moving._main.drift == 0
+    refreshed, warm = complete(moving, prompt_at_line(moving, 68))
+    assert warm.evaluated_tokens == 1
+    moving._main.truncate(0)
+    recomputed, _ = complete(moving, prompt_at_line(moving, 68))
+    assert refreshed == recomputed
+
+
+def test_a_refresh_cut_short_keeps_the_moved_cells(moving: LlamaCppEngine) -> None:
+    complete(moving, prompt_at_line(moving, 62))
+    complete(moving, prompt_at_line(moving, 63))
+    held = list(moving._main.tokens)
+    assert moving.refresh(lambda: True) == 0
+    assert moving._main.tokens == held
+    _, again = complete(moving, prompt_at_line(moving, 63))
+    assert again.evaluated_tokens == 1

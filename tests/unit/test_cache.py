@@ -57,3 +57,40 @@ def test_an_empty_suggestion_clears_the_memory():
     cache.remember(URI, TEXT, CURSOR, "")
     text, cursor = typed(TEXT, CURSOR, "x")
     assert cache.lookup(URI, text, cursor) is None
+
+
+def accepted(text: str, cursor: int, completion: str) -> tuple[str, int]:
+    return typed(text, cursor, completion)
+
+
+def test_a_suggestion_computed_ahead_is_served_right_after_the_accept():
+    cache = TypeThroughCache()
+    cache.remember(URI, TEXT, CURSOR, "x * 2")
+    after, cursor = accepted(TEXT, CURSOR, "x * 2")
+    assert cache.lookup(URI, after, cursor) is None  # nothing computed ahead yet
+    cache.remember_ahead(URI, after, cursor, "  # doubled")
+    assert cache.has_ahead(URI, after, cursor)
+    assert cache.lookup(URI, after, cursor) == "  # doubled"
+    # It is now the shown suggestion: typing through it keeps serving it.
+    more, at = typed(after, cursor, "  #")
+    assert cache.lookup(URI, more, at) == " doubled"
+
+
+def test_a_suggestion_computed_ahead_misses_when_the_user_did_not_accept():
+    cache = TypeThroughCache()
+    cache.remember(URI, TEXT, CURSOR, "x * 2")
+    after, cursor = accepted(TEXT, CURSOR, "x * 2")
+    cache.remember_ahead(URI, after, cursor, "  # doubled")
+    other, at = typed(TEXT, CURSOR, "x + 1")
+    assert cache.lookup(URI, other, at) is None
+    assert cache.lookup(URI, TEXT, CURSOR) is None
+
+
+def test_a_new_suggestion_drops_what_was_computed_ahead_of_the_last():
+    cache = TypeThroughCache()
+    cache.remember(URI, TEXT, CURSOR, "x * 2")
+    after, cursor = accepted(TEXT, CURSOR, "x * 2")
+    cache.remember_ahead(URI, after, cursor, "  # doubled")
+    cache.remember(URI, TEXT, CURSOR, "x - 2")
+    assert not cache.has_ahead(URI, after, cursor)
+    assert cache.lookup(URI, after, cursor) is None

@@ -46,6 +46,8 @@ def test_defaults():
         ("threads", 4, "threads", 4),
         ("contextLength", 8192, "context_length", 8192),
         ("logLevel", "debug", "log_level", "debug"),
+        ("precompute", False, "precompute", False),
+        ("moveKv", True, "move_kv", True),
     ],
 )
 def test_each_camel_case_key_sets_its_field(key, value, attr, expected):

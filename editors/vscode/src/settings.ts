@@ -4,7 +4,7 @@
  * The server's contract: `initializationOptions` is this object, and
  * `workspace/didChangeConfiguration` sends `{"settings": {"tide": <this object>}}`.
  * Client-only settings (`tide.server.*`) are not sent. A setting left at its default is left out
- * (empty strings and nulls, and `diagnostics`/`verifyFixes` while true), so that the server's own
+ * (empty strings and nulls, and booleans at the server's default), so that the server's own
  * default applies; `enable` and `disabledLanguages` are always sent. The server merges each
  * update into its current settings, so a key that was sent before and is now back at its default
  * is sent as `null` (see `settingsUpdate`), which asks the server for its default again.
@@ -25,6 +25,8 @@ export interface ServerSettings {
   engine?: string;
   unlikelySeverity?: string;
   candidates?: number;
+  precompute?: boolean;
+  moveKv?: boolean;
 }
 
 /** Reads one setting below `tide.`; `vscode.WorkspaceConfiguration.get` fits. */
@@ -32,10 +34,15 @@ export type SettingReader = (key: string) => unknown;
 
 const STRING_KEYS = ['model', 'modelDir', 'logLevel', 'engine', 'unlikelySeverity'] as const;
 const INT_KEYS = ['contextBudget', 'maxTokens', 'maxLines', 'threads', 'candidates'] as const;
-const BOOL_KEYS = ['enable', 'diagnostics', 'verifyFixes'] as const;
+const BOOL_KEYS = ['enable', 'diagnostics', 'verifyFixes', 'precompute', 'moveKv'] as const;
 
 /** Boolean keys sent only when they differ from these defaults (the server's defaults too). */
-const BOOL_DEFAULTS: Record<string, boolean> = { diagnostics: true, verifyFixes: true };
+const BOOL_DEFAULTS: Record<string, boolean> = {
+  diagnostics: true,
+  verifyFixes: true,
+  precompute: true,
+  moveKv: false,
+};
 
 /** Every `tide.*` key that the server receives. */
 export const SERVER_KEYS: readonly string[] = [...STRING_KEYS, ...INT_KEYS, ...BOOL_KEYS, 'disabledLanguages'];

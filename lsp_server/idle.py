@@ -1,0 +1,45 @@
+"""Engine upkeep while the user pauses: work that makes the next request cheaper.
+
+Once `delay` seconds pass without a completion, the jobs queued by the last one run as
+background work on the scheduler: any request stops them within one token or prompt chunk,
+and a later pause queues them again.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from .scheduler import Scheduler, Superseded, Ticket
+
+log = logging.getLogger(__name__)
+
+IDLE_SECONDS = 0.6  # longer than the gap between keystrokes of someone typing
+
+Job = Callable[[Ticket], object]
+
+
+class IdleWork:
+    def __init__(self, scheduler: Scheduler, delay: float = IDLE_SECONDS) -> None:
+        self._scheduler = scheduler
+        self._delay = delay
+        self._task: asyncio.Task | None = None
+
+    def after_pause(self, *jobs: Job) -> None:
+        """Run `jobs` in order once the user pauses; replaces what the last call queued."""
+        self.cancel()
+        self._task = asyncio.ensure_future(self._run(jobs))
+
+    def cancel(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    async def _run(self, jobs: tuple[Job, ...]) -> None:
+        await asyncio.sleep(self._delay)
+        for job in jobs:
+            try:
+                await self._scheduler.run_background(None, job)
+            except Superseded:
+                return
+            except Exception:  # noqa: BLE001 - upkeep only: a failure must not reach a request
+                log.exception("idle work failed")
+                return
