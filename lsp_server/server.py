@@ -237,8 +237,10 @@ class TideServer(LanguageServer):
         jobs = []
         if self.settings.precompute and result.edit is not None:
             jobs.append(lambda t: completer.complete_ahead(request, result, t))
-        jobs.append(lambda t: completer.engine.refresh(t.is_cancelled))
-        self.idle.after_pause(*jobs)
+        if self.settings.move_kv:
+            jobs.append(lambda t: completer.engine.refresh(t.is_cancelled))
+        if jobs:
+            self.idle.after_pause(*jobs)
 
     def lsp_range(self, snapshot: Snapshot, start: int, end: int) -> types.Range:
         a, b = snapshot.pos_at(start), snapshot.pos_at(end)

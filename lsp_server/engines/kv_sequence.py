@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .base import GenerationStats
-from .reuse import change, common_prefix, moved_runs
+from .reuse import change, common_prefix, evaluate_from, moved_runs
 
 log = logging.getLogger(__name__)
 
@@ -198,14 +198,7 @@ class KvSequence:
         self.prompt_length = len(tokens)
         held = self._move(tokens, keep, stats)
         self.truncate(held)
-        logits = None
-        for i in range(held, len(tokens), self.n_batch):
-            if cancelled():
-                return None
-            chunk = tokens[i : i + self.n_batch]
-            logits = self.decode(chunk)
-            stats.evaluated_tokens += len(chunk)
-        return logits[-1] if logits is not None else None
+        return evaluate_from(self.decode, tokens, held, self.n_batch, cancelled, stats)
 
     def refresh(self, cancelled: Callable[[], bool]) -> int:
         """Recompute the last prompt's moved cells exactly; how many tokens were evaluated.

@@ -1,10 +1,14 @@
-"""Which of the tokens an engine already evaluated a new prompt can keep.
+"""Which of the tokens an engine already evaluated a new prompt can keep, and evaluating the rest.
 
-Pure functions on token lists, shared by the engines that keep a KV cache between requests.
+Shared by the engines that keep a KV cache between requests.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from typing import Any
+
+from .base import GenerationStats
 
 
 def common_prefix(a: list[int], b: list[int]) -> int:
@@ -57,3 +61,23 @@ def change(runs: list[Run], keep: int) -> int:
         total += (run.old_start - old_at) + (run.new_start - new_at)
         old_at, new_at = run.old_start + run.length, run.new_start + run.length
     return total
+
+
+def evaluate_from(
+    decode: Callable[[list[int]], Any],
+    tokens: list[int],
+    start: int,
+    n_batch: int,
+    cancelled: Callable[[], bool],
+    stats: GenerationStats,
+) -> Any | None:
+    """Evaluate tokens[start:] a batch at a time with `decode` (which returns one row of logits
+    per batch, or more); the last token's logits, or None if cancelled before a batch."""
+    logits = None
+    for i in range(start, len(tokens), n_batch):
+        if cancelled():
+            return None
+        chunk = tokens[i : i + n_batch]
+        logits = decode(chunk)
+        stats.evaluated_tokens += len(chunk)
+    return logits[-1] if logits is not None else None

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import EngineError, ModelError
 from ..prompts import Prompt, Segment, detect_template
 from .base import Engine, GenerationParams, GenerationStats, TokenScore
-from .reuse import common_prefix
+from .reuse import common_prefix, evaluate_from
 
 log = logging.getLogger(__name__)
 
@@ -115,14 +115,7 @@ class _Sequence:
         keep = min(self.common_prefix(tokens), len(tokens) - 1)
         self.truncate(keep)
         stats.reused_tokens = keep
-        logits = None
-        for i in range(keep, len(tokens), self.n_batch):
-            if cancelled():
-                return None
-            chunk = tokens[i : i + self.n_batch]
-            logits = self.decode(chunk)
-            stats.evaluated_tokens += len(chunk)
-        return logits[-1] if logits is not None else None
+        return evaluate_from(self.decode, tokens, keep, self.n_batch, cancelled, stats)
 
 
 class _Detokenizer:
