@@ -11,8 +11,12 @@ LLAMA_VERSION := 0.3.36
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
 LLAMA_WHEELS := $(CACHE)/wheels/llama-cpp-python-$(LLAMA_VERSION)-native-off
 STAMP := $(VENV)/.tide-installed
+EXTRAS_STAMP := $(VENV)/.tide-extras-installed
+# The CPU build, found on disk here; the exact local version means a machine without it fails
+# to resolve instead of pulling the multi-GB CUDA build from PyPI.
+TORCH := torch==2.13.0+cpu
 
-.PHONY: install model demo test lint format bench clean
+.PHONY: install extras model demo test lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +38,14 @@ $(STAMP): pyproject.toml $(LLAMA_WHEELS)/.built | $(BIN)/python
 
 install: $(STAMP)
 
+# The other engines (transformers, ctransformers, an HTTP server) for their real tests; the demo
+# needs none of them.
+$(EXTRAS_STAMP): $(STAMP)
+	$(BIN)/pip install -q '$(TORCH)' -e '.[dev,transformers,ctransformers,server]'
+	touch $@
+
+extras: $(EXTRAS_STAMP)
+
 # Fetches, verifies and caches the default model; returns at once when it is already there.
 model: install
 	$(BIN)/tide-lsp models pull
@@ -50,7 +62,7 @@ format: install
 	$(BIN)/ruff format .
 
 # The editor clients are tested in the real editors when Node is there (TIDE_SKIP_EDITORS=1 skips).
-test: model lint
+test: model lint extras
 	$(BIN)/python -m pytest -q
 	@if [ -n "$(TIDE_SKIP_EDITORS)" ]; then echo "TIDE_SKIP_EDITORS set: skipping the editor tests"; \
 	elif command -v node >/dev/null 2>&1; then $(MAKE) --no-print-directory editors-test; \

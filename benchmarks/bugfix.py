@@ -177,7 +177,7 @@ async def run(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="tide-bugfix-"))
     # With --run-tests the folder is the workspace, so the opt-in check runs each function's
     # docstring examples (the problem's hidden tests are never given to the server).
-    init = {"unlikelySeverity": "hint", "runTests": args.run_tests}
+    init = {"unlikelySeverity": "hint", "runTests": args.run_tests, "precompute": False}
     await editor.start(init, root_uri=workdir.as_uri() if args.run_tests else None)
     try:
         for n, problem in enumerate(problems, 1):

@@ -300,7 +300,14 @@ async def run_part(
     done = {r["id"] for r in rows}
     cases = [c for c in cases if c["id"] not in done]
     workdir = Path(tempfile.mkdtemp(prefix=f"tide-quality-{part}-"))
-    settings = {"candidates": 1, "unlikelySeverity": "off", "diagnostics": False, **init}
+    # No precompute: cases do not follow one another as accepts, so it would only cost time.
+    settings = {
+        "candidates": 1,
+        "unlikelySeverity": "off",
+        "diagnostics": False,
+        "precompute": False,
+        **init,
+    }
     if multiline:
         settings["maxLines"] = 16
     editors: dict[str, ScriptedEditor] = {}

@@ -3,9 +3,6 @@
 Needs the `server` extra (`pip install -e '.[server]'`).
 """
 
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,51 +13,13 @@ from lsp_server.engines.base import GenerationParams, GenerationStats
 from lsp_server.engines.http import HttpEngine
 from lsp_server.errors import EngineError
 from lsp_server.prompts import build_prompt
+from tests.engines.llama_server import Server, free_port
 
 pytestmark = pytest.mark.model
 pytest.importorskip("uvicorn", reason="needs the server extra: pip install -e '.[server]'")
 
 PREFIX = "def is_even(n: int) -> bool:\n    "
 SUFFIX = "\n\n\nprint(is_even(4))\n"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Server:
-    """`python -m llama_cpp.server` on loopback; the batch matches LlamaCppEngine's default."""
-
-    def __init__(self, model: Path, port: int, log: Path) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        self._args = [
-            sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--n_ctx", "2048",
-            "--n_threads", "2", "--n_batch", "32", "--n_ubatch", "32", "--host", "127.0.0.1",
-            "--port", str(port),
-        ]  # fmt: skip
-        self._log = log
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with self._log.open("ab") as out:
-            self.process = subprocess.Popen(self._args, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited: {self._log.read_text()[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", int(self.url.rsplit(":", 1)[1])), 1):
-                    return
-            except OSError:
-                time.sleep(0.3)
-        pytest.fail("llama_cpp.server did not start within 120 s")
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(30)
 
 
 @pytest.fixture(scope="module")
