@@ -109,7 +109,6 @@ class KvSequence:
             self._saved.pop(0)
 
     def _restore(self, state: _SavedState) -> bool:
-        self._saved.remove(state)
         loaded = self._llama_cpp.llama_state_seq_set_data(
             self.ctx.ctx, state.data, len(state.data), _MAIN
         )
@@ -131,6 +130,8 @@ class KvSequence:
         best = max(self._saved, key=lambda s: common_prefix(s.tokens, tokens), default=None)
         gain = common_prefix(best.tokens, tokens) - keep if best is not None else 0
         if best is not None and gain >= MIN_SAVED_TOKENS // 2:
+            # Taken out first: saving the current prompt may evict the oldest, which it can be.
+            self._saved.remove(best)
             self._save()
             if self._restore(best):
                 log.debug("restored a saved prompt of %d tokens", len(self.tokens))

@@ -64,6 +64,18 @@ def test_saved_prompts_stay_within_their_bounds(engine: LlamaCppEngine) -> None:
     assert recent.evaluated_tokens == 1
 
 
+def test_switching_back_to_the_oldest_saved_prompt_when_the_store_is_full(
+    engine: LlamaCppEngine,
+) -> None:
+    names = ["scheduler.py", "cache.py", "config.py", "documents.py", "prompts.py"]
+    for name in names:
+        complete(engine, prompt_of(engine, name, chars=800))
+    assert len(engine._main._saved) == MAX_SAVED_STATES
+    # Saving the current prompt evicts the oldest, which is the one being switched back to.
+    _, back = complete(engine, prompt_of(engine, names[0], chars=800))
+    assert back.evaluated_tokens == 1
+
+
 @pytest.fixture(scope="module")
 def moving(model_path: Path) -> Iterator[LlamaCppEngine]:
     loaded = LlamaCppEngine(model_path, n_threads=2, shift_kv=True)
