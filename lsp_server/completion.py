@@ -18,7 +18,7 @@ from .postprocess import Edit, line_around, make_edit, stop_at_suffix_opener
 from .prompts import ContextFile, build_prompt
 from .scheduler import Superseded, Ticket
 from .triggers import decide
-from .truncation import SyntaxCut, introduces_syntax_error
+from .truncation import SyntaxCut, without_new_errors
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +193,11 @@ class Completer:
         parse = language is not None and snapshot.tree is not None
         parser = parser_for(language) if parse else None
         max_lines = settings.max_lines if multiline else 1
+
+        def accepted(candidate: str) -> str | None:
+            edit = make_edit(request.cursor, line_prefix, line_suffix, window.suffix, candidate)
+            return None if edit is None else text[: edit.start] + edit.text + text[edit.end :]
+
         samples = settings.candidates if request.invoked else 1
         candidates: list[Candidate] = []
         first_stats = GenerationStats()
@@ -218,22 +223,17 @@ class Completer:
                 pieces.close()
             if stats.stop_reason == "cancelled":
                 raise Superseded(ticket.reason)
-            completion = stop_at_suffix_opener(healed.text, line_suffix)
+            generated = stop_at_suffix_opener(healed.text, line_suffix)
+            completion = generated
+            if parser is not None:
+                completion = without_new_errors(text, generated, accepted, parser)
             if sample == 0:
-                discarded = cut.discarded
+                discarded = cut.discarded + len(generated) - len(completion)
                 # Generated tokens past what is kept: the stream stops at the cut, so this is
                 # what deciding while streaming still costs (approximate: the kept text is
                 # re-tokenized, which may merge differently than it was generated).
                 kept = self.engine.count_tokens(heal + completion) if completion else 0
                 discarded_tokens = max(stats.generated_tokens - kept, 0)
-            if (
-                sample > 0
-                and parser is not None
-                and introduces_syntax_error(
-                    text[: request.cursor], completion, text[request.cursor :], parser
-                )
-            ):
-                continue  # a sampled alternative that breaks the file is not worth cycling to
             edit = make_edit(request.cursor, line_prefix, line_suffix, window.suffix, completion)
             if edit is not None and all(c.edit != edit for c in candidates):
                 mean = stats.logprob / max(stats.generated_tokens, 1)

@@ -5,12 +5,13 @@ soon as the end is known. Each line is judged when its line break arrives, in th
 repeats the suffix's next line (stop before it); it leaves the cursor line's indentation scope
 (stop before it, unless it closes a bracket or block the suffix leaves open); it closes more
 brackets than the completion opened (cut before a closer the suffix already has, else after the
-closers); the statement begun on the cursor line ended before it, by a parse of prefix +
+line); the statement begun on the cursor line ended before it, by a parse of prefix +
 completion + suffix (cut after the statement); `max_lines`. Stop sequences cut at once.
 """
 
 import copy
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import tree_sitter
@@ -225,13 +226,14 @@ class SyntaxCut:
         return depth_at_line, None
 
     def _close(self, line: str, over: int, indent: int) -> _Verdict:
-        """Keep the closers from `over` on up to the first one the suffix already has."""
+        """Cut before the first closer from `over` on that the suffix already has; else keep
+        the line, whose rest (` {`, `):`, ` || fallback;`) finishes what the closers end."""
         end = over
         while end < len(line) and line[end] in _CLOSING_RUN:
             if line[end] in _CLOSERS and self._provided(line[end], indent):
-                break
+                return _Verdict(end, stop=True)
             end += 1
-        return _Verdict(end, stop=True)
+        return _Verdict(len(line), stop=True)
 
     def _closing_keyword(self, stripped: str) -> str:
         for keyword in self._closing_keywords:
@@ -316,6 +318,31 @@ def introduces_syntax_error(
     before = _error_count(parser.parse(_utf8(prefix + suffix)))
     after = _error_count(parser.parse(_utf8(prefix + completion + suffix)))
     return after > before
+
+
+def without_new_errors(
+    document: str,
+    completion: str,
+    applied: Callable[[str], str | None],
+    parser: tree_sitter.Parser,
+) -> str:
+    """The most lines of `completion` that leave the file with no new syntax error; "" if none.
+
+    `applied` gives the document with a candidate accepted (None when it makes no edit). The
+    cut rules work line by line from brackets and indentation; this check on the whole file
+    catches what they cannot see, such as a `}` the suffix needed for a block the expected line
+    would have opened. No suggestion is better than one that breaks the file.
+    """
+    before = _error_count(parser.parse(_utf8(document)))
+    lines = completion.splitlines(keepends=True)
+    for count in range(len(lines), 0, -1):
+        kept = "".join(lines[:count])
+        if count < len(lines):
+            kept = kept.rstrip("\r\n")
+        after = applied(kept)
+        if after is not None and _error_count(parser.parse(_utf8(after))) <= before:
+            return kept
+    return ""
 
 
 def _error_count(tree: tree_sitter.Tree) -> int:

@@ -3,7 +3,7 @@
 import pytest
 
 from lsp_server.languages import language_for, parser_for
-from lsp_server.truncation import SyntaxCut, introduces_syntax_error
+from lsp_server.truncation import SyntaxCut, introduces_syntax_error, without_new_errors
 
 QWEN_STOPS = ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|fim_middle|>")
 CURSOR = "‸"
@@ -253,6 +253,25 @@ def test_go_call_closing_bracket_in_the_suffix() -> None:
     assert complete("go", marked, '"hi", x)\n}\n') == '"hi", x'
 
 
+@pytest.mark.parametrize(
+    ("language_id", "marked", "output", "kept"),
+    [
+        # From the real-code benchmark: the closer ends the condition the cursor line opened,
+        # and the block opener after it belongs to the same statement.
+        ("typescript", "function f(r) {\n  if (r.ext‸\n    g();\n  }\n}\n",
+         "raQueryParameters) {\n    g();\n", "raQueryParameters) {"),
+        ("python", "def f(x):\n    if isinstance(‸\n        return x\n",
+         "x, str):\n        return x\n", "x, str):"),
+        ("go", "package main\n\nfunc (c *C) Serve(w htt‸\n\tc.n++\n}\n",
+         "p.ResponseWriter, r *http.Request) {\n\tc.n++\n", "p.ResponseWriter, r *http.Request) {"),
+    ],
+)  # fmt: skip
+def test_the_rest_of_the_line_after_a_closer_the_suffix_lacks_is_kept(
+    language_id: str, marked: str, output: str, kept: str
+) -> None:
+    assert complete(language_id, marked, output) == kept
+
+
 # --- other languages and plain text -----------------------------------------------------------
 
 
@@ -433,3 +452,46 @@ def test_errors_already_in_the_document_are_not_the_completions() -> None:
     assert info is not None
     prefix = "def broken(:\n    pass\n\ndef f():\n    "
     assert not introduces_syntax_error(prefix, "return 1", "\n", parser_for(info))
+
+
+# --- without_new_errors -----------------------------------------------------------------------
+
+
+def _keep(language_id: str, marked: str, completion: str) -> str:
+    prefix, suffix = marked.split(CURSOR)
+    info = language_for(language_id)
+    assert info is not None
+    return without_new_errors(
+        prefix + suffix, completion, lambda c: prefix + c + suffix, parser_for(info)
+    )
+
+
+def test_a_completion_that_parses_is_kept_whole() -> None:
+    marked = "def f(a):\n    ‸\n"
+    assert _keep("python", marked, "b = a + 1\n    return b") == "b = a + 1\n    return b"
+
+
+def test_the_lines_that_break_the_file_are_dropped() -> None:
+    # The Go case from the real-code benchmark: the suffix's `}` closes the function, so the
+    # model's own closing brace is one too many; its first line is right.
+    marked = "package main\n\nfunc f(b []byte) {\n\t‸\n\tvar l string\n\t_ = l\n}\n"
+    completion = "r := b\n\t_ = r\n}"
+    assert _keep("go", marked, completion) == "r := b\n\t_ = r"
+
+
+def test_nothing_is_offered_when_even_the_first_line_breaks_the_file() -> None:
+    marked = "function f(a: number) {\n  return g(‸);\n}\n"
+    assert _keep("typescript", marked, "a)) + (") == ""
+
+
+def test_errors_the_document_already_has_do_not_count_against_the_completion() -> None:
+    # The removed line opened the `if` block that the suffix's `}` closes: the document has
+    # that error before and after, and a statement that adds none is kept.
+    marked = "package main\n\nfunc f(x int) {\n\t‸\n\t\tpanic(x)\n\t}\n}\n"
+    assert _keep("go", marked, "x++") == "x++"
+
+
+def test_a_candidate_that_makes_no_edit_is_not_offered() -> None:
+    info = language_for("python")
+    assert info is not None
+    assert without_new_errors("x = 1\n", "y", lambda c: None, parser_for(info)) == ""
