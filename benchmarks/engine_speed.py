@@ -1,6 +1,7 @@
 """Raw llama.cpp speed on one model: cold prompt evaluation and generation, tokens per second.
 
     .venv/bin/python -m benchmarks.engine_speed [--model NAME|PATH] [--prompt 512] [--gen 64]
+        [--batch N] [--flash-attn on|off]
 
 Run under each llama-cpp-python build by `benchmarks/build_choice.sh`; a build that crashes
 (SIGILL on a CPU feature the VM does not allow) shows up there as a negative exit code.
@@ -27,10 +28,17 @@ def main() -> int:
     parser.add_argument("--gen", type=int, default=64, help="tokens to generate")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--batch", type=int, default=None, help="prompt batch (default: Tide's)")
+    parser.add_argument("--flash-attn", choices=["on", "off"], default=None)
     args = parser.parse_args()
     settings = Settings(model=args.model)
     path = locate_model(settings)
-    engine = LlamaCppEngine(path, n_batch=args.batch) if args.batch else load_engine(path, settings)
+    if args.batch or args.flash_attn:
+        options = {"n_batch": args.batch} if args.batch else {}
+        if args.flash_attn:
+            options["flash_attn"] = args.flash_attn == "on"
+        engine = LlamaCppEngine(path, **options)
+    else:
+        engine = load_engine(path, settings)
     source = Path(inspect.getsourcefile(argparse)).read_text()
     results = []
     for i in range(args.repeat):
@@ -54,7 +62,16 @@ def main() -> int:
             }
         )
     engine.close()
-    print(json.dumps({"model": engine.model_name, "batch": engine.n_batch, "runs": results}))
+    print(
+        json.dumps(
+            {
+                "model": engine.model_name,
+                "batch": engine.n_batch,
+                "flash_attn": args.flash_attn,
+                "runs": results,
+            }
+        )
+    )
     return 0
 
 

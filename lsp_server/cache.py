@@ -6,6 +6,7 @@ suggestion computed ahead, for the text as it will be once the shown one is acce
 the same way from its own cursor on.
 """
 
+import threading
 from dataclasses import dataclass
 
 from .postprocess import line_around
@@ -34,6 +35,9 @@ class TypeThroughCache:
         self._shown: dict[str, Shown] = {}
         self._ahead: dict[str, Shown] = {}
         self._after_chars = after_chars
+        # The server answers type-through on its event loop while the model's thread records
+        # new suggestions.
+        self._lock = threading.Lock()
 
     def _entry(self, uri: str, text: str, cursor: int, completion: str, ahead: bool) -> Shown:
         line_prefix, _ = line_around(text, cursor)
@@ -42,36 +46,41 @@ class TypeThroughCache:
 
     def remember(self, uri: str, text: str, cursor: int, completion: str) -> None:
         """A new suggestion was shown; what was computed ahead of the last one is stale."""
-        self._ahead.pop(uri, None)
-        if not completion:
-            self._shown.pop(uri, None)
-            return
-        self._shown[uri] = self._entry(uri, text, cursor, completion, ahead=False)
+        with self._lock:
+            self._ahead.pop(uri, None)
+            if not completion:
+                self._shown.pop(uri, None)
+                return
+            self._shown[uri] = self._entry(uri, text, cursor, completion, ahead=False)
 
     def remember_ahead(self, uri: str, text: str, cursor: int, completion: str) -> None:
         """The suggestion for `text`, the document as accepting the shown suggestion makes it."""
-        if completion:
-            self._ahead[uri] = self._entry(uri, text, cursor, completion, ahead=True)
+        with self._lock:
+            if completion:
+                self._ahead[uri] = self._entry(uri, text, cursor, completion, ahead=True)
 
     def has_ahead(self, uri: str, text: str, cursor: int) -> bool:
-        ahead = self._ahead.get(uri)
-        return ahead is not None and self._matches(ahead, text, cursor) is not None
+        with self._lock:
+            ahead = self._ahead.get(uri)
+            return ahead is not None and self._matches(ahead, text, cursor) is not None
 
     def forget(self, uri: str) -> None:
-        self._shown.pop(uri, None)
-        self._ahead.pop(uri, None)
+        with self._lock:
+            self._shown.pop(uri, None)
+            self._ahead.pop(uri, None)
 
     def lookup(self, uri: str, text: str, cursor: int) -> str | None:
         """The rest of the last suggestion, if the user has typed its beginning and no more;
         or of the one computed ahead, once the user has accepted the shown one (it becomes the
         shown one, and the next can be computed ahead of it)."""
-        ahead = self._ahead.get(uri)
-        rest = self._matches(ahead, text, cursor) if ahead is not None else None
-        if rest is not None:
-            self._shown[uri] = self._ahead.pop(uri)
-            return rest
-        shown = self._shown.get(uri)
-        return self._matches(shown, text, cursor) if shown is not None else None
+        with self._lock:
+            ahead = self._ahead.get(uri)
+            rest = self._matches(ahead, text, cursor) if ahead is not None else None
+            if rest is not None:
+                self._shown[uri] = self._ahead.pop(uri)
+                return rest
+            shown = self._shown.get(uri)
+            return self._matches(shown, text, cursor) if shown is not None else None
 
     def _matches(self, shown: Shown, text: str, cursor: int) -> str | None:
         typed = cursor - shown.cursor

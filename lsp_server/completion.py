@@ -105,18 +105,31 @@ class Completer:
         self._count_line = LineTokenCounter(engine.count_tokens)
         self.type_through = TypeThroughCache()
 
+    def typed_through(
+        self, snapshot: Snapshot, cursor: int, invoked: bool
+    ) -> CompletionResult | None:
+        """The rest of the suggestion the user is typing through, if any; needs no model, so
+        the server answers it at once, without the cross-file context or the model's thread."""
+        if invoked:
+            return None
+        start = time.perf_counter()
+        rest = self.type_through.lookup(snapshot.uri, snapshot.text, cursor)
+        if rest is None:
+            return None
+        line_prefix, line_suffix = line_around(snapshot.text, cursor)
+        after = snapshot.text[cursor : cursor + AFTER_CHARS]
+        edit = make_edit(cursor, line_prefix, line_suffix, after, rest)
+        engine_ms = (time.perf_counter() - start) * 1000
+        log.info("complete %s v%d: typed through, %r", snapshot.uri, snapshot.version, rest)
+        stats = GenerationStats(stop_reason="typed-through")
+        return CompletionResult(edit, self.engine.model_name, engine_ms, stats, rest)
+
     def complete(self, request: CompletionRequest, ticket: Ticket) -> CompletionResult:
         start = time.perf_counter()
         snapshot, cursor = request.snapshot, request.cursor
-        rest = self.type_through.lookup(snapshot.uri, snapshot.text, cursor)
-        if rest is not None and not request.invoked:
-            line_prefix, line_suffix = line_around(snapshot.text, cursor)
-            after = snapshot.text[cursor : cursor + AFTER_CHARS]
-            edit = make_edit(cursor, line_prefix, line_suffix, after, rest)
-            engine_ms = (time.perf_counter() - start) * 1000
-            log.info("complete %s v%d: typed through, %r", snapshot.uri, snapshot.version, rest)
-            stats = GenerationStats(stop_reason="typed-through")
-            return CompletionResult(edit, self.engine.model_name, engine_ms, stats, rest)
+        through = self.typed_through(snapshot, cursor, request.invoked)
+        if through is not None:
+            return through
         trigger = decide(snapshot, cursor, request.invoked)
         if not trigger.complete:
             log.info("complete %s v%d: skipped, %s", snapshot.uri, snapshot.version, trigger.reason)
@@ -128,18 +141,22 @@ class Completer:
         )
         return result
 
+    def needs_ahead(self, before: Snapshot, shown: CompletionResult) -> bool:
+        """Whether the suggestion that follows accepting `shown` is still to be computed."""
+        if shown.edit is None:
+            return False
+        text, cursor = _accepted(before, shown.edit)
+        return not self.type_through.has_ahead(before.uri, text, cursor)
+
     def complete_ahead(
         self, request: CompletionRequest, shown: CompletionResult, ticket: Ticket
     ) -> bool:
         """Compute the suggestion that follows `shown` once it is accepted, and remember it so
         that the request after the accept is answered from memory; whether one was made."""
-        if shown.edit is None:
+        if not self.needs_ahead(request.snapshot, shown):
             return False
-        edit, before = shown.edit, request.snapshot
-        text = before.text[: edit.start] + edit.text + before.text[edit.end :]
-        cursor = edit.start + len(edit.text)
-        if self.type_through.has_ahead(before.uri, text, cursor):
-            return False
+        before = request.snapshot
+        text, cursor = _accepted(before, shown.edit)
         snapshot = snapshot_with_text(before, text)
         trigger = decide(snapshot, cursor, False)
         if not trigger.complete:
@@ -274,6 +291,12 @@ class Completer:
             tuple(ranked[1:]),
             discarded,
         )
+
+
+def _accepted(before: Snapshot, edit: Edit) -> tuple[str, int]:
+    """The document text and cursor once `edit` is accepted."""
+    text = before.text[: edit.start] + edit.text + before.text[edit.end :]
+    return text, edit.start + len(edit.text)
 
 
 def _heal_word(line_prefix: str, line_suffix: str) -> str:

@@ -7,7 +7,7 @@ and a later pause queues them again.
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from .scheduler import Scheduler, Superseded, Ticket
 
@@ -24,18 +24,20 @@ class IdleWork:
         self._delay = delay
         self._task: asyncio.Task | None = None
 
-    def after_pause(self, *jobs: Job) -> None:
-        """Run `jobs` in order once the user pauses; replaces what the last call queued."""
+    def after_pause(self, build: Callable[[], Sequence[Job]]) -> None:
+        """Run the jobs `build` gives, in order, once the user pauses; replaces what the last
+        call queued. They are built on the event loop when the pause comes, so that what they
+        need (the cross-file context, say) costs nothing while the user types."""
         self.cancel()
-        self._task = asyncio.ensure_future(self._run(jobs))
+        self._task = asyncio.ensure_future(self._run(build))
 
     def cancel(self) -> None:
         if self._task is not None and not self._task.done():
             self._task.cancel()
 
-    async def _run(self, jobs: tuple[Job, ...]) -> None:
+    async def _run(self, build: Callable[[], Sequence[Job]]) -> None:
         await asyncio.sleep(self._delay)
-        for job in jobs:
+        for job in build():
             try:
                 await self._scheduler.run_background(None, job)
             except Superseded:

@@ -10,6 +10,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +36,7 @@ from .errors import DocumentError, TideError
 from .fixes.service import FixService
 from .idle import IdleWork
 from .inflight import InFlight
-from .scheduler import Scheduler, Superseded
+from .scheduler import Scheduler, Superseded, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -206,13 +207,14 @@ class TideServer(LanguageServer):
             completer = await self.slot.get()
         except TideError as exc:
             raise JsonRpcInternalError(f"no model available: {exc}") from exc
-        buffers = tuple((u, self.documents.get(u).text) for u in self.documents.uris())
-        files, path = self.context.files_for(
-            snapshot, cursor, buffers, self.settings.cross_file_budget, completer.engine
-        )
-        request = CompletionRequest(
-            snapshot, cursor, self.settings, invoked, files, path, self.context.repo
-        )
+        through = completer.typed_through(snapshot, cursor, invoked)
+        if through is not None:
+            if completer.needs_ahead(snapshot, through):
+                self._after_completion(
+                    completer, lambda: self._request(completer, snapshot, cursor), through
+                )
+            return self._answered(started, through)
+        request = self._request(completer, snapshot, cursor, invoked)
         try:
             if not invoked and await self.inflight.wait_for(uri, snapshot.text, cursor):
                 log.debug("waited for the generation in flight for %s", uri)
@@ -224,23 +226,48 @@ class TideServer(LanguageServer):
         except TideError as exc:
             log.error("completion failed: %s", exc)
             raise JsonRpcInternalError(str(exc)) from exc
+        self._after_completion(completer, lambda: request, result)
+        return self._answered(started, result)
+
+    def _request(
+        self, completer: Completer, snapshot: Snapshot, cursor: int, invoked: bool = False
+    ) -> CompletionRequest:
+        buffers = tuple((u, self.documents.get(u).text) for u in self.documents.uris())
+        files, path = self.context.files_for(
+            snapshot, cursor, buffers, self.settings.cross_file_budget, completer.engine
+        )
+        return CompletionRequest(
+            snapshot, cursor, self.settings, invoked, files, path, self.context.repo
+        )
+
+    def _answered(self, started: float, result: CompletionResult) -> CompletionResult:
         self.last_latency_ms = (time.perf_counter() - started) * 1000
         if self._last_status is not None:
             self.send_status(self._last_status)
-        self._after_completion(completer, request, result)
         return result
 
     def _after_completion(
-        self, completer: Completer, request: CompletionRequest, result: CompletionResult
+        self,
+        completer: Completer,
+        request: Callable[[], CompletionRequest],
+        result: CompletionResult,
     ) -> None:
-        """Queue what makes the next request cheap, for when the user pauses."""
-        jobs = []
-        if self.settings.precompute and result.edit is not None:
-            jobs.append(lambda t: completer.complete_ahead(request, result, t))
-        if self.settings.move_kv:
-            jobs.append(lambda t: completer.engine.refresh(t.is_cancelled))
-        if jobs:
-            self.idle.after_pause(*jobs)
+        """Queue what makes the next request cheap, for when the user pauses; the request for
+        the suggestion computed ahead is made then, not while the user types."""
+        ahead = self.settings.precompute and result.edit is not None
+        if not ahead and not self.settings.move_kv:
+            return
+
+        def jobs() -> list[Callable[[Ticket], object]]:
+            queued = []
+            if ahead:
+                made = request()
+                queued.append(lambda t: completer.complete_ahead(made, result, t))
+            if self.settings.move_kv:
+                queued.append(lambda t: completer.engine.refresh(t.is_cancelled))
+            return queued
+
+        self.idle.after_pause(jobs)
 
     def lsp_range(self, snapshot: Snapshot, start: int, end: int) -> types.Range:
         a, b = snapshot.pos_at(start), snapshot.pos_at(end)

@@ -1,13 +1,13 @@
 """One llama.cpp context and the tokens its KV cache holds, kept in step.
 
 Consecutive prompts share their longest common token prefix: only the rest is evaluated, in
-batches with a cancellation check between them. Past that prefix, long runs of cached tokens
-that the new prompt repeats a little further along are moved instead of re-evaluated: the
-suffix of a prefix-suffix-middle prompt after a keystroke at the cursor, or, in Tide's
-suffix-first layout, everything after the line the cursor moved past. Their cells are parked on
-a second sequence while the tokens in front of them are evaluated, then shifted into place
-(llama.cpp re-applies RoPE). Moving the cursor a line down then costs that line's tokens, not
-the whole prompt.
+batches; llama.cpp polls for cancellation inside each batch, between the graph's operations.
+Past that prefix, long runs of cached tokens that the new prompt repeats a little further along
+are moved instead of re-evaluated: the suffix of a prefix-suffix-middle prompt after a keystroke
+at the cursor, or, in Tide's suffix-first layout, everything after the line the cursor moved
+past. Their cells are parked on a second sequence while the tokens in front of them are
+evaluated, then shifted into place (llama.cpp re-applies RoPE). Moving the cursor a line down
+then costs that line's tokens, not the whole prompt.
 
 Moved cells were computed against the text before them as it was. They stay within
 `MAX_SHIFT_DRIFT` tokens of change from an exact evaluation, and `refresh` recomputes them in
@@ -17,9 +17,10 @@ A prompt about to be mostly replaced is saved first, and a saved one that shares
 next prompt is restored.
 """
 
+import contextlib
 import ctypes
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,13 @@ from .base import GenerationStats
 from .reuse import change, common_prefix, evaluate_from, moved_runs
 
 log = logging.getLogger(__name__)
+
+_ABORTED = 2  # what llama_decode returns when the abort callback stopped it
+
+
+class Aborted(Exception):
+    """A decode stopped by cancellation; the batch left no cells behind."""
+
 
 # Switching files replaces the prompt in the KV cache; the last few prompts are kept (one
 # sequence's cells: about 12 KB a token for the default model) so that switching back restores
@@ -147,10 +155,29 @@ class KvSequence:
         if keep <= self.exact:
             self.exact, self.drift = keep, 0
 
+    @contextlib.contextmanager
+    def abortable(self, cancelled: Callable[[], bool]) -> Iterator[None]:
+        """While open, a `decode` stops mid-batch once `cancelled()` and raises `Aborted`.
+
+        A whole prompt batch takes seconds on a laptop CPU; newest-wins scheduling needs a
+        superseded run to stop at once. llama.cpp drops the aborted batch's cells itself.
+        """
+        llama_cpp = self._llama_cpp
+        callback = llama_cpp.ggml_abort_callback(lambda _data: bool(cancelled()))
+        llama_cpp.llama_set_abort_callback(self.ctx.ctx, callback, None)
+        try:
+            yield
+        finally:
+            llama_cpp.llama_set_abort_callback(self.ctx.ctx, llama_cpp.ggml_abort_callback(), None)
+
     def decode(self, tokens: list[int], all_logits: bool = False) -> np.ndarray:
         """Append at most one batch of tokens; the logits of each (or only the last) row."""
         self._batch.set_batch(batch=tokens, n_past=len(self.tokens), logits_all=all_logits)
-        self.ctx.decode(self._batch)
+        status = self._llama_cpp.llama_decode(self.ctx.ctx, self._batch.batch)
+        if status == _ABORTED:
+            raise Aborted
+        if status != 0:
+            raise RuntimeError(f"llama_decode returned {status}")
         if self.exact == len(self.tokens):
             self.exact += len(tokens)
         self.tokens.extend(tokens)
@@ -199,7 +226,11 @@ class KvSequence:
         self.prompt_length = len(tokens)
         held = self._move(tokens, keep, stats)
         self.truncate(held)
-        return evaluate_from(self.decode, tokens, held, self.n_batch, cancelled, stats)
+        with self.abortable(cancelled):
+            try:
+                return evaluate_from(self.decode, tokens, held, self.n_batch, cancelled, stats)
+            except Aborted:
+                return None
 
     def refresh(self, cancelled: Callable[[], bool]) -> int:
         """Recompute the last prompt's moved cells exactly; how many tokens were evaluated.

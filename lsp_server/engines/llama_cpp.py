@@ -29,9 +29,13 @@ from .sampling import HealingVocab, choose, log_softmax
 log = logging.getLogger(__name__)
 llama_log = logging.getLogger("tide.llama_cpp")
 
-# The batch is also the unit of cancellation while a prompt is evaluated (~0.5 s on two laptop
-# cores), and llama.cpp sizes its compute buffer by it: 256 costs 151 MiB, 32 about 20.
-PROMPT_BATCH = 32
+# Cold prompts evaluate fastest in large batches with flash attention (measured in
+# BENCHMARKS.md); cancellation does not wait for a batch, as llama.cpp polls it inside one.
+PROMPT_BATCH = 128
+# The second context serves background work (fixes, scoring), whose speed matters less than
+# memory: llama.cpp sizes each context's compute buffer by its batch, and scoring copies out a
+# row of logits (600 KB) per token of the batch.
+AUX_BATCH = 32
 
 _TOKEN_ATTR_CONTROL = 1 << 3
 # ggml_log_level: 1 debug, 2 info, 3 warn, 4 error, 5 continuation (logged as debug).
@@ -88,7 +92,7 @@ class LlamaCppEngine(Engine):
         n_ctx: int = 2048,
         n_threads: int | None = None,
         n_batch: int = PROMPT_BATCH,
-        flash_attn: bool = False,
+        flash_attn: bool = True,
         shift_kv: bool = False,
     ) -> None:
         llama_cpp = _import_llama()
@@ -114,8 +118,12 @@ class LlamaCppEngine(Engine):
                 main_ctx = self._shifting_context(llama_cpp) if shift_kv else self._llm._ctx
                 # A second context on the same weights for fixes and scoring: background work
                 # must not evict the prompt the next keystroke will reuse.
+                aux_params = type(self._llm.context_params).from_buffer_copy(
+                    self._llm.context_params
+                )
+                aux_params.n_batch = aux_params.n_ubatch = AUX_BATCH
                 aux_ctx = llama_cpp._internals.LlamaContext(
-                    model=self._llm._model, params=self._llm.context_params, verbose=False
+                    model=self._llm._model, params=aux_params, verbose=False
                 )
         except Exception as exc:
             raise ModelError(f"cannot load model {model_path}: {exc}") from exc
@@ -131,7 +139,7 @@ class LlamaCppEngine(Engine):
         self._add_bos = bool(model.add_bos_token())
         n_vocab = self._llm.n_vocab()
         self._main = KvSequence(main_ctx, n_ctx, n_batch, n_vocab, keep_states=True, shift=shift_kv)
-        self._aux = KvSequence(aux_ctx, n_ctx, n_batch, n_vocab)
+        self._aux = KvSequence(aux_ctx, n_ctx, AUX_BATCH, n_vocab)
         self._control = np.array([self._is_control(t) for t in range(n_vocab)], dtype=bool)
         self._vocab = HealingVocab(self._piece, self._control)
         self._scored: tuple[list[int], list[float]] = ([], [])
@@ -247,8 +255,8 @@ class LlamaCppEngine(Engine):
             log.debug(
                 "kv reuse %d/%d prompt tokens, %d moved, evaluated %d, generated %d (%s)",
                 stats.reused_tokens,
-                stats.shifted_tokens,
                 stats.prompt_tokens,
+                stats.shifted_tokens,
                 stats.evaluated_tokens,
                 stats.generated_tokens,
                 stats.stop_reason,
@@ -270,11 +278,11 @@ class LlamaCppEngine(Engine):
         keep = min(common, len(memo_logprobs))
         logprobs = memo_logprobs[:keep]
         sequence.truncate(keep)
-        for i in range(keep, len(tokens), self.n_batch):
+        for i in range(keep, len(tokens), sequence.n_batch):
             if cancelled():
                 self._scored = (tokens[: len(sequence.tokens)], logprobs)
                 return None
-            chunk = tokens[i : i + self.n_batch]
+            chunk = tokens[i : i + sequence.n_batch]
             rows = log_softmax(sequence.decode(chunk, all_logits=True))
             following = tokens[i + 1 : i + 1 + len(chunk)]
             logprobs.extend(float(rows[j, t]) for j, t in enumerate(following))

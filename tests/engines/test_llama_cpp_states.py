@@ -119,3 +119,36 @@ def test_a_refresh_cut_short_keeps_the_moved_cells(moving: LlamaCppEngine) -> No
     assert moving._main.tokens == held
     _, again = complete(moving, prompt_at_line(moving, 63))
     assert again.evaluated_tokens == 1
+
+
+class PollsUntil:
+    """A cancellation flag that turns true on its n-th poll, counting every poll."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.polls = 0
+
+    def __call__(self) -> bool:
+        self.polls += 1
+        return self.polls >= self.n
+
+
+def test_cancelling_stops_a_prompt_batch_midway_and_leaves_the_cache_consistent(
+    engine: LlamaCppEngine,
+) -> None:
+    prompt = prompt_of(engine, "completion.py", chars=3_000)
+    engine._main.truncate(0)
+    expected, _ = complete(engine, prompt)
+    engine._main.truncate(0)
+    cancelled = PollsUntil(100)
+    stats = GenerationStats()
+    assert list(engine.stream(prompt, GenerationParams(max_tokens=12), cancelled, stats)) == []
+    assert stats.stop_reason == "cancelled"
+    # Polled from inside llama.cpp's first batch (one poll per graph operation), which left
+    # no cells behind: the cache holds exactly the tokens it says.
+    assert cancelled.polls == 100
+    assert stats.evaluated_tokens == 0
+    assert engine._main.tokens == []
+    again, after = complete(engine, prompt)
+    assert after.reused_tokens == 0
+    assert again == expected

@@ -20,7 +20,7 @@ async def test_queued_jobs_run_in_order_after_the_pause() -> None:
         loop.call_soon_threadsafe(done.set)
 
     idle = IdleWork(scheduler, delay=0.01)
-    idle.after_pause(lambda t: ran.append("first"), last)
+    idle.after_pause(lambda: [lambda t: ran.append("first"), last])
     await asyncio.wait_for(done.wait(), SAFETY)
     assert ran == ["first", "second"]
     scheduler.shutdown()
@@ -32,8 +32,8 @@ async def test_a_newer_pause_replaces_what_was_queued() -> None:
     ran: list[str] = []
     loop = asyncio.get_running_loop()
     idle = IdleWork(scheduler, delay=0.05)
-    idle.after_pause(lambda t: ran.append("old"))
-    idle.after_pause(lambda t: (ran.append("new"), loop.call_soon_threadsafe(done.set)))
+    idle.after_pause(lambda: [lambda t: ran.append("old")])
+    idle.after_pause(lambda: [lambda t: (ran.append("new"), loop.call_soon_threadsafe(done.set))])
     await asyncio.wait_for(done.wait(), SAFETY)
     assert ran == ["new"]
     scheduler.shutdown()
@@ -51,7 +51,7 @@ async def test_a_request_stops_idle_work_and_the_rest_of_the_queue() -> None:
         seen.append(ticket.is_cancelled())
 
     idle = IdleWork(scheduler, delay=0.01)
-    idle.after_pause(long_job, lambda t: seen.append("never"))
+    idle.after_pause(lambda: [long_job, lambda t: seen.append("never")])
     await asyncio.wait_for(asyncio.to_thread(started.wait), SAFETY)
     assert await scheduler.run("doc", lambda t: "answer") == "answer"
     for _ in range(SAFETY * 100):
