@@ -19,6 +19,8 @@ from typing import Any
 
 import gguf
 
+from lsp_server.models import GgufHeader, read_gguf_header
+
 from . import atomic
 from .errors import AdapterError
 from .export import (
@@ -30,7 +32,6 @@ from .export import (
     KEY_WORKSPACE,
     check_pair_shapes,
 )
-from .gguf_header import GgufHeader, read_gguf_header
 
 MANIFEST = "manifest.json"
 ADAPTER_FILE = "adapter.gguf"

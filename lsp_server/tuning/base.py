@@ -12,12 +12,11 @@ from typing import Any
 
 from lsp_server import models
 from lsp_server.engines.transformers_engine import TransformersEngine
-from lsp_server.models.gguf_file import sha256_of
+from lsp_server.models import GgufHeader, read_gguf_header
 from lsp_server.models.progress import ProgressFn, no_progress
 
 from .errors import TuningError
 from .examples import end_marker
-from .gguf_header import GgufHeader, read_gguf_header
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,7 @@ class BaseFile:
 
     @property
     def architecture(self) -> str:
-        return str(self.header.metadata.get("general.architecture", ""))
+        return self.header.architecture
 
 
 def identify_base(
@@ -42,7 +41,8 @@ def identify_base(
     any other file is hashed."""
     path, spec = models.resolve(model_ref, model_cache, pull_missing=True, progress=progress)
     models.validate_gguf(path, spec.size if spec else None)
-    digest = spec.sha256 if spec and spec.sha256 else sha256_of(path, progress or no_progress)
+    known = spec.sha256 if spec else None
+    digest = known or models.sha256_of(path, progress or no_progress)
     try:
         header = read_gguf_header(path)
     except ValueError as exc:

@@ -17,7 +17,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lsp_server.completion import _heal_word
+from lsp_server.completion import heal_word
 from lsp_server.config import DEFAULTS
 from lsp_server.context.window import LineTokenCounter, cursor_window
 from lsp_server.postprocess import LINE_BREAK, line_around
@@ -133,7 +133,7 @@ def _example(
     window = cursor_window(
         document, start, settings.context_budget, count_line, suffix_share=settings.suffix_share
     )
-    heal = _heal_word(*line_around(document, start))
+    heal = heal_word(*line_around(document, start))
     kept = len(window.prefix) - len(heal)
     prefix = window.prefix[:kept]
     middle = window.prefix[kept:] + span

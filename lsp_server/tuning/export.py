@@ -20,9 +20,10 @@ from typing import Any
 import gguf
 import numpy as np
 
+from lsp_server.models import GgufHeader
+
 from . import atomic
 from .errors import AdapterError, TuningError
-from .gguf_header import GgufHeader
 
 KEY_FORMAT = "tide.format"
 KEY_BASE_SHA256 = "tide.base.sha256"

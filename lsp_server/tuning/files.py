@@ -1,7 +1,7 @@
 """Which workspace files an adapter learns from, and which are held out to measure it.
 
-The walk keeps to what the workspace index would read (its .gitignore handling and skipped
-folders, from `lsp_server.context.workspace`), but admits every language Tide completes in, not
+The walk keeps to what the workspace index would read (.gitignore files and skipped folders,
+from `lsp_server.context.ignore`), but admits every language Tide completes in, not
 only those with definition queries. It also leaves out what was not written by the people
 working there: vendored and generated code, minified files, binary files and very large ones.
 Every file left out is reported with its reason, so a workspace with nothing to learn from says
@@ -18,9 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import pathspec
-
-from lsp_server.context.workspace import SKIPPED_DIRS, _ignored
+from lsp_server.context.ignore import SKIPPED_DIRS, IgnoreRules, exclude_rules, is_ignored, rules_in
 from lsp_server.languages import language_for
 
 from .errors import NoUsableFilesError, TuningError
@@ -70,8 +68,6 @@ MAX_LINE_CHARS = 1_000
 MAX_MEAN_LINE_CHARS = 200
 MIN_LINES = 3  # fewer lines than this leave no context around a middle
 
-Rules = tuple[tuple[str, pathspec.GitIgnoreSpec], ...]
-
 
 @dataclass(frozen=True)
 class SourceFile:
@@ -112,29 +108,29 @@ def collect_files(root: Path, limits: FileLimits | None = None) -> WorkspaceFile
     files: list[SourceFile] = []
     skipped: list[SkippedFile] = []
     total = 0
-    pending: list[tuple[str, Rules]] = [("", _exclude_rules(root))]
+    pending: list[tuple[str, IgnoreRules]] = [("", exclude_rules(root))]
     while pending:
         directory, inherited = pending.pop()
         folder = root / directory
         if (folder / "pyvenv.cfg").exists():
             continue  # a virtual environment under a name the skip list does not know
-        rules = _rules_in(root, directory, inherited)
+        rules = rules_in(root, directory, inherited)
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError:
             continue
-        subdirs: list[tuple[str, Rules]] = []
+        subdirs: list[tuple[str, IgnoreRules]] = []
         for entry in entries:
             rel = f"{directory}/{entry.name}" if directory else entry.name
             if entry.is_symlink():
                 continue
             if entry.is_dir():
-                if entry.name not in VENDORED_DIRS and not _ignored(rel + "/", rules):
+                if entry.name not in VENDORED_DIRS and not is_ignored(rel + "/", rules):
                     subdirs.append((rel, rules))
                 continue
             if not entry.is_file() or language_for(path=entry.name) is None:
                 continue
-            if _ignored(rel, rules):
+            if is_ignored(rel, rules):
                 continue
             if len(files) >= limits.max_files or total >= limits.max_total_bytes:
                 return WorkspaceFiles(root, tuple(files), tuple(skipped), capped=True)
@@ -147,23 +143,6 @@ def collect_files(root: Path, limits: FileLimits | None = None) -> WorkspaceFile
         # Reversed so that popping from the end visits folders in sorted order.
         pending.extend(reversed(subdirs))
     return WorkspaceFiles(root, tuple(files), tuple(skipped))
-
-
-def _exclude_rules(root: Path) -> Rules:
-    """The repository's own excludes, which every .gitignore file can override."""
-    try:
-        lines = (root / ".git" / "info" / "exclude").read_text("utf-8", "replace").splitlines()
-    except OSError:
-        return ()
-    return (("", pathspec.GitIgnoreSpec.from_lines(lines)),)
-
-
-def _rules_in(root: Path, directory: str, inherited: Rules) -> Rules:
-    try:
-        text = (root / directory / ".gitignore").read_text("utf-8", "replace")
-    except OSError:
-        return inherited
-    return (*inherited, (directory, pathspec.GitIgnoreSpec.from_lines(text.splitlines())))
 
 
 def _read(path: Path, rel: str, max_bytes: int) -> tuple[SourceFile | None, str]:

@@ -12,6 +12,7 @@ import gguf
 import numpy as np
 import pytest
 
+from lsp_server.models import read_gguf_header
 from lsp_server.tuning.adapters import (
     AdapterManifest,
     adapter_dir,
@@ -25,7 +26,6 @@ from lsp_server.tuning.adapters import (
 )
 from lsp_server.tuning.errors import AdapterError
 from lsp_server.tuning.export import AdapterMetadata, export_gguf
-from lsp_server.tuning.gguf_header import read_gguf_header
 
 safetensors_numpy = pytest.importorskip("safetensors.numpy", reason="needs the tune extra")
 

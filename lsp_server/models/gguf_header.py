@@ -1,15 +1,16 @@
-"""A GGUF file's scalar metadata and tensor table, read from its header alone.
+"""A GGUF file's header (metadata and tensor table), read without loading the file.
 
-gguf.GGUFReader decodes every metadata element first, about 15 s on the Qwen tokenizer's 150k
-strings; checking an adapter against its base must not wait for that, so arrays are skipped over
-unread. (`lsp_server.models.gguf_file` walks headers the same way but keeps only where the data
-ends; this keeps names, shapes and values too.)
+gguf.GGUFReader decodes every metadata element into numpy views first, 10-15 s on a Qwen
+tokenizer's 150k strings; checking that a model is whole, refusing an architecture an engine
+cannot run, or checking an adapter against its base must not wait for that. So arrays are
+skipped over unread unless asked for by key.
 """
 
 import mmap
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gguf import GGML_QUANT_SIZES, GGUFValueType
 
@@ -30,8 +31,6 @@ _VERSIONS = (2, 3)
 _MAX_DIMS = 4
 _DEFAULT_ALIGNMENT = 32
 
-Scalar = int | float | bool | str
-
 
 @dataclass(frozen=True)
 class GgufTensor:
@@ -40,12 +39,14 @@ class GgufTensor:
     shape: tuple[int, ...]
     type: int
     offset: int  # from the start of the data section
+    # 0 for a type newer than the installed gguf package, so data_end is then a lower bound.
     n_bytes: int
 
 
 @dataclass(frozen=True)
 class GgufHeader:
-    metadata: dict[str, Scalar]  # every scalar and string value; arrays are left out
+    # Every scalar and string value, and the arrays asked for by key (as lists).
+    metadata: dict[str, Any]
     tensors: dict[str, GgufTensor]
     data_start: int
     file_size: int
@@ -56,9 +57,17 @@ class GgufHeader:
             (t.offset + t.n_bytes for t in self.tensors.values()), default=0
         )
 
+    @property
+    def architecture(self) -> str:
+        return str(self.metadata.get("general.architecture", ""))
 
-def read_gguf_header(path: Path) -> GgufHeader:
-    """Parse the header; ValueError (saying what is wrong) for a file that is not a whole GGUF."""
+
+def read_gguf_header(path: Path, arrays: frozenset[str] = frozenset()) -> GgufHeader:
+    """Parse the header of `path`, decoding the metadata arrays named in `arrays`.
+
+    ValueError, saying what is wrong, for a file that is not a whole GGUF file (OSError when it
+    cannot be read at all).
+    """
     with path.open("rb") as file:
         size = path.stat().st_size
         if size < 24:
@@ -67,7 +76,7 @@ def read_gguf_header(path: Path) -> GgufHeader:
             if data[:4] != b"GGUF":
                 raise ValueError("it does not start with the GGUF magic")
             try:
-                header = _Walker(data).header(size)
+                header = _Walker(data, arrays).header(size)
             except struct.error as exc:
                 raise ValueError(f"its header runs past the end of the file ({exc})") from exc
     if header.data_end > size:
@@ -78,12 +87,15 @@ def read_gguf_header(path: Path) -> GgufHeader:
 
 
 class _Walker:
-    def __init__(self, data: mmap.mmap) -> None:
+    def __init__(self, data: mmap.mmap, arrays: frozenset[str]) -> None:
         self.data = data
+        self.arrays = arrays
         self.pos = 4
+        # A big-endian file's version reads as a huge number in little-endian order.
+        self.order = "<" if struct.unpack_from("<I", data, 4)[0] & 0xFFFF else ">"
 
-    def unpack(self, fmt: str) -> int | float | bool:
-        value = struct.unpack_from("<" + fmt, self.data, self.pos)[0]
+    def unpack(self, fmt: str) -> Any:
+        value = struct.unpack_from(self.order + fmt, self.data, self.pos)[0]
         self.pos += struct.calcsize(fmt)
         return value
 
@@ -103,12 +115,15 @@ class _Walker:
         if version not in _VERSIONS:
             raise ValueError(f"unsupported GGUF version {version}")
         n_tensors, n_kv = self.count(), self.count()
-        metadata: dict[str, Scalar] = {}
+        metadata: dict[str, Any] = {}
         for _ in range(n_kv):
             key = self.string()
             kind = int(self.unpack("I"))
             if kind == GGUFValueType.ARRAY:
-                self.skip_array()
+                if key in self.arrays:
+                    metadata[key] = self.array()
+                else:
+                    self.skip_array()
             elif kind == GGUFValueType.STRING:
                 metadata[key] = self.string()
             elif kind in _SCALARS:
@@ -125,13 +140,30 @@ class _Walker:
         data_start = -(-self.pos // alignment) * alignment
         return GgufHeader(metadata, tensors, data_start, size)
 
+    def array(self) -> list[Any]:
+        kind, n = int(self.unpack("I")), self.count()
+        if kind in _SCALARS:
+            fmt = _SCALARS[GGUFValueType(kind)]
+            values = struct.unpack_from(f"{self.order}{n}{fmt}", self.data, self.pos)
+            self.pos += n * struct.calcsize(fmt)
+            return list(values)
+        if kind == GGUFValueType.STRING:
+            return [self.string() for _ in range(n)]
+        raise ValueError(f"array of unsupported type {kind}")
+
     def skip_array(self) -> None:
         kind, n = int(self.unpack("I")), self.count()
         if kind in _SCALARS:
             self.pos += n * struct.calcsize(_SCALARS[GGUFValueType(kind)])
         elif kind == GGUFValueType.STRING:
+            # Tokenizer vocabularies are arrays of ~150k strings: keep this loop tight.
+            unpack, data, pos = struct.Struct(self.order + "Q").unpack_from, self.data, self.pos
             for _ in range(n):
-                self.pos += 8 + struct.unpack_from("<Q", self.data, self.pos)[0]
+                pos += 8 + unpack(data, pos)[0]
+            self.pos = pos
+        elif kind == GGUFValueType.ARRAY:
+            for _ in range(n):
+                self.skip_array()
         else:
             raise ValueError(f"array of unsupported type {kind}")
         if self.pos > len(self.data):
@@ -144,9 +176,7 @@ class _Walker:
             raise ValueError(f"tensor {name!r} has {n_dims} dimensions")
         shape = tuple(int(self.unpack("Q")) for _ in range(n_dims))
         kind, offset = int(self.unpack("I")), self.count()
-        if kind not in GGML_QUANT_SIZES:
-            raise ValueError(f"tensor {name!r} has unknown type {kind}")
-        block, type_size = GGML_QUANT_SIZES[kind]
+        block, type_size = GGML_QUANT_SIZES.get(kind, (1, 0))
         n_elements = 1
         for dim in shape:
             n_elements *= dim
