@@ -50,7 +50,7 @@ from .quality import RESULTS
 SCRATCH = Path(__file__).resolve().parent / ".scratch"
 _WINDOW = re.compile(
     r"complete (\S+) v(\d+): window \S+ \((\d+)\+(\d+) tok.*?\), prompt (\d+) tok "
-    r"\((\d+) reused, (\d+) run\) (\d+)ms, generate (\d+) tok"
+    r"\((\d+) reused, (\d+) run\) (\d+)ms, generate (\d+) tok (\d+)ms"
 )
 _THROUGH = re.compile(r"complete (\S+) v(\d+): typed through")
 THREADS = 2
@@ -197,6 +197,7 @@ class TideLog:
                     "evaluated": int(m.group(7)),
                     "prompt_ms": int(m.group(8)),
                     "generated": int(m.group(9)),
+                    "generate_ms": int(m.group(10)),
                 }
         for m in _THROUGH.finditer(text):
             if m.group(1) == uri and int(m.group(2)) == version:
@@ -255,10 +256,14 @@ async def typing(editor: ScriptedEditor, server: LlamaServer, log: TideLog, keys
 
 
 async def cold(editor: ScriptedEditor, server: LlamaServer, log: TideLog, budgets: list[int]):
-    modules = ["argparse", "textwrap", "tarfile", "ftplib", "smtplib", "imaplib", "calendar"]
+    modules = [
+        "argparse", "textwrap", "tarfile", "ftplib", "smtplib", "imaplib", "calendar",
+        "difflib", "pickle", "subprocess", "configparser", "inspect",
+    ]  # fmt: skip
     rows = []
     for budget in budgets:
-        editor.configure(contextBudget=budget)
+        # No suggestion computed ahead in the pause: it would run while llama-server answers.
+        editor.configure(contextBudget=budget, precompute=False)
         for module in modules:
             text = source_file(module, 4000)
             lines = text.splitlines(keepends=True)
@@ -294,10 +299,12 @@ async def cold(editor: ScriptedEditor, server: LlamaServer, log: TideLog, budget
                 "tide_prompt_total": entry["prompt_tokens"],
                 "tide_prompt_ms": entry["prompt_ms"],
                 "tide_generated": entry["generated"],
+                "tide_generate_ms": entry["generate_ms"],
                 "llama_server_ms": round(peer, 1),
                 "llama_server_prompt_tokens": answer["timings"]["prompt_n"],
                 "llama_server_prompt_ms": round(answer["timings"]["prompt_ms"], 1),
                 "llama_server_generated": answer["timings"]["predicted_n"],
+                "llama_server_generate_ms": round(answer["timings"]["predicted_ms"], 1),
             })  # fmt: skip
             print(json.dumps(rows[-1]), flush=True)
     summary = {}
@@ -310,8 +317,19 @@ async def cold(editor: ScriptedEditor, server: LlamaServer, log: TideLog, budget
             / (r["llama_server_ms"] / r["llama_server_prompt_tokens"])
             for r in mine
         ]
+        # llama-server stops some answers before the tokens asked for; without generation, both
+        # did the same work: the request, the prompt, and everything around them.
+        same_work = [
+            ((r["tide_ms"] - r["tide_generate_ms"]) / r["tide_prompt_tokens"])
+            / (
+                (r["llama_server_ms"] - r["llama_server_generate_ms"])
+                / r["llama_server_prompt_tokens"]
+            )
+            for r in mine
+        ]
         summary[str(budget)] = {
             "ms_per_token_ratio_p50": round(statistics.median(ratios), 3),
+            "without_generation_ratio_p50": round(statistics.median(same_work), 3),
             "tide_p50_ms": round(statistics.median(r["tide_ms"] for r in mine), 1),
             "llama_server_p50_ms": round(statistics.median(r["llama_server_ms"] for r in mine), 1),
             "tide_prompt_tok_per_s": round(

@@ -213,7 +213,7 @@ class Completer:
 
         def accepted(candidate: str) -> str | None:
             edit = make_edit(request.cursor, line_prefix, line_suffix, window.suffix, candidate)
-            return None if edit is None else text[: edit.start] + edit.text + text[edit.end :]
+            return None if edit is None else _accepted(snapshot, edit)[0]
 
         samples = settings.candidates if request.invoked else 1
         candidates: list[Candidate] = []

@@ -219,6 +219,11 @@ class LlamaCppEngine(Engine):
     ) -> Iterator[str]:
         tokens = self.prompt_tokens(prompt)
         stats.prompt_tokens = len(tokens)
+        if not tokens:
+            # A model with neither FIM markers nor BOS, on an empty file: nothing to go on, and
+            # llama_decode given no tokens corrupts the heap instead of failing.
+            stats.stop_reason = "empty prompt"
+            return
         room = self.n_ctx - len(tokens)
         if room <= 1:
             raise EngineError(

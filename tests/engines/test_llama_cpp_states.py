@@ -11,7 +11,7 @@ import pytest
 from lsp_server.engines.base import GenerationParams, GenerationStats
 from lsp_server.engines.kv_sequence import MAX_SAVED_BYTES, MAX_SAVED_STATES, MAX_SHIFT_DRIFT
 from lsp_server.engines.llama_cpp import LlamaCppEngine
-from lsp_server.prompts import build_prompt
+from lsp_server.prompts import Prompt, Segment, build_prompt
 
 pytestmark = pytest.mark.model
 
@@ -35,6 +35,15 @@ def complete(engine: LlamaCppEngine, prompt) -> tuple[str, GenerationStats]:
     stats = GenerationStats()
     pieces = engine.stream(prompt, GenerationParams(max_tokens=12), lambda: False, stats)
     return "".join(pieces), stats
+
+
+def test_an_empty_prompt_yields_nothing_and_the_engine_keeps_working(
+    engine: LlamaCppEngine,
+) -> None:
+    text, stats = complete(engine, Prompt((Segment(""),)))
+    assert (text, stats.prompt_tokens, stats.stop_reason) == ("", 0, "empty prompt")
+    after, stats = complete(engine, prompt_of(engine, "cache.py"))
+    assert after and stats.generated_tokens > 0
 
 
 def test_switching_back_to_a_file_restores_its_prompt(engine: LlamaCppEngine) -> None:
