@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import __version__, models
 from .completion import Completer, CompletionRequest, skip_reason
-from .config import LOG_LEVELS, Settings, apply_settings
+from .config import DEFAULTS, LOG_LEVELS, Settings, apply_settings
 from .documents import DocumentStore, Pos
 from .engine_slot import load_engine, locate_model
 from .engines.choice import ENGINES
@@ -208,7 +208,7 @@ def _tune(args: argparse.Namespace) -> int:
         model=getattr(args, "model", None),
         model_dir=args.model_dir,
         train=train,
-        examples=ExampleSettings(seed=args.seed),
+        examples=ExampleSettings(seed=args.seed, context_budget=args.context_budget),
         held_out_share=args.holdout,
         out=Path(args.out) if args.out else None,
     )
@@ -324,6 +324,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoint-every", type=int, default=25, metavar="N", help="steps between checkpoints"
     )
     tune.add_argument("--seed", type=int, default=0, help="for examples and initial weights")
+    tune.add_argument(
+        "--context-budget",
+        type=int,
+        default=DEFAULTS.context_budget,
+        metavar="TOKENS",
+        help=f"prefix + suffix tokens per example (default {DEFAULTS.context_budget})",
+    )
     tune.add_argument(
         "--holdout",
         type=float,

@@ -57,9 +57,7 @@ class LoadedBase:
 
     @property
     def model(self) -> Any:
-        # The engine keeps its model private; training needs that very object so that it
-        # adapts the weights the engine loaded rather than a second, separately loaded copy.
-        return self.engine._model
+        return self.engine.model
 
     @property
     def device(self) -> str:

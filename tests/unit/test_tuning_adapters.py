@@ -14,7 +14,6 @@ import pytest
 
 from lsp_server.models import read_gguf_header
 from lsp_server.tuning.adapters import (
-    AdapterManifest,
     adapter_dir,
     find_adapter,
     list_adapters,
@@ -25,47 +24,19 @@ from lsp_server.tuning.adapters import (
     write_manifest,
 )
 from lsp_server.tuning.errors import AdapterError
-from lsp_server.tuning.export import AdapterMetadata, export_gguf
+from lsp_server.tuning.export import export_gguf
 
-safetensors_numpy = pytest.importorskip("safetensors.numpy", reason="needs the tune extra")
-
-SHA = "ab" * 32
-OTHER_SHA = "cd" * 32
-RANK = 2
-PEFT = "base_model.model.model.layers.0.self_attn"
-
-
-def write_base(path: Path, hidden: int = 8, kv: int = 4, arch: str = "qwen2") -> Path:
-    writer = gguf.GGUFWriter(path, arch)
-    writer.add_uint32(f"{arch}.block_count", 1)
-    # numpy shapes are PyTorch's [out, in]; GGUF stores them reversed.
-    writer.add_tensor("blk.0.attn_q.weight", np.zeros((hidden, hidden), np.float32))
-    writer.add_tensor("blk.0.attn_k.weight", np.zeros((kv, hidden), np.float32))
-    writer.add_tensor("blk.0.attn_norm.weight", np.ones(hidden, np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
-
-
-def write_peft(folder: Path, hidden: int = 8, kv: int = 4, **config) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    tensors = {
-        f"{PEFT}.q_proj.lora_A.weight": rng.normal(size=(RANK, hidden)).astype(np.float32),
-        f"{PEFT}.q_proj.lora_B.weight": rng.normal(size=(hidden, RANK)).astype(np.float32),
-        f"{PEFT}.k_proj.lora_A.weight": rng.normal(size=(RANK, hidden)).astype(np.float32),
-        f"{PEFT}.k_proj.lora_B.weight": rng.normal(size=(kv, RANK)).astype(np.float32),
-    }
-    safetensors_numpy.save_file(tensors, folder / "adapter_model.safetensors")
-    settings = {"r": RANK, "lora_alpha": 4, "target_modules": ["q_proj", "k_proj"], **config}
-    (folder / "adapter_config.json").write_text(json.dumps(settings))
-    return folder
-
-
-def metadata(sha: str = SHA) -> AdapterMetadata:
-    return AdapterMetadata(sha, "base.gguf", "/work/project", 7, "2026-01-01T00:00:00+00:00")
+from .adapter_files import (
+    OTHER_SHA,
+    PEFT,
+    RANK,
+    SHA,
+    manifest,
+    metadata,
+    safetensors_numpy,
+    write_base,
+    write_peft,
+)
 
 
 @pytest.fixture
@@ -182,30 +153,6 @@ def test_an_adapter_not_made_by_tide_cannot_be_checked(tmp_path: Path) -> None:
     writer.close()
     with pytest.raises(AdapterError, match="not made by Tide"):
         read_adapter(path)
-
-
-def manifest(workspace: str = "/work/project", **changes) -> AdapterManifest:
-    fields = dict(
-        workspace=workspace,
-        base_name="qwen2.5-coder-0.5b-instruct-q4_k_m",
-        base_file="qwen.gguf",
-        base_sha256=SHA,
-        architecture="qwen2",
-        rank=8,
-        alpha=16.0,
-        target_modules=("q_proj", "k_proj", "v_proj", "o_proj"),
-        steps=200,
-        files_trained=40,
-        files_held_out=4,
-        examples=310,
-        peft_dir="/cache/adapters/x/peft-0000200-1",
-        gguf_path="/cache/adapters/x/adapter.gguf",
-        created="2026-01-01T00:00:00+00:00",
-        seconds=812.5,
-        held_out_loss_before=1.25,
-        held_out_loss_after=0.98,
-    )
-    return AdapterManifest(**{**fields, **changes})
 
 
 def test_manifest_round_trip(tmp_path: Path) -> None:
