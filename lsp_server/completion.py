@@ -18,7 +18,7 @@ from .postprocess import Edit, line_around, make_edit, stop_at_suffix_opener
 from .prompts import ContextFile, build_prompt
 from .scheduler import Superseded, Ticket
 from .triggers import decide
-from .truncation import SyntaxCut, without_new_errors
+from .truncation import ParsedText, SyntaxCut, without_new_errors
 
 log = logging.getLogger(__name__)
 
@@ -211,9 +211,10 @@ class Completer:
         parser = parser_for(language) if parse else None
         max_lines = settings.max_lines if multiline else 1
 
-        def accepted(candidate: str) -> str | None:
-            edit = make_edit(request.cursor, line_prefix, line_suffix, window.suffix, candidate)
-            return None if edit is None else _accepted(snapshot, edit)[0]
+        document = ParsedText(text, parser, snapshot.tree) if parser is not None else None
+
+        def edit_for(candidate: str) -> Edit | None:
+            return make_edit(request.cursor, line_prefix, line_suffix, window.suffix, candidate)
 
         samples = settings.candidates if request.invoked else 1
         candidates: list[Candidate] = []
@@ -222,7 +223,13 @@ class Completer:
         for sample in range(samples):
             stats = first_stats if sample == 0 else GenerationStats()
             cut = SyntaxCut(
-                text[: request.cursor], window.suffix, language, parser, prompt.stops, max_lines
+                text[: request.cursor],
+                window.suffix,
+                language,
+                parser,
+                prompt.stops,
+                max_lines,
+                document,
             )
             healed = _Healed(cut, heal)
             params = GenerationParams(
@@ -242,8 +249,8 @@ class Completer:
                 raise Superseded(ticket.reason)
             generated = stop_at_suffix_opener(healed.text, line_suffix)
             completion = generated
-            if parser is not None:
-                completion = without_new_errors(text, generated, accepted, parser)
+            if document is not None:
+                completion = without_new_errors(document, generated, edit_for)
             if sample == 0:
                 discarded = cut.discarded + len(generated) - len(completion)
                 # Generated tokens past what is kept: the stream stops at the cut, so this is

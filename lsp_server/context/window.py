@@ -6,6 +6,7 @@ keystrokes. Text after the cursor is cheaper to give up than text before it, so 
 a fixed share of the budget and whatever it leaves unused goes to the prefix.
 """
 
+import re
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,23 +56,12 @@ class LineTokenCounter:
         return n
 
 
+# LSP line terminators only; str.splitlines would also split on \f, \v and U+2028.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
 def _split_keepends(text: str) -> list[str]:
-    # LSP line terminators only; str.splitlines would also split on \f, \v and U+2028.
-    lines: list[str] = []
-    start = 0
-    i = 0
-    n = len(text)
-    while i < n:
-        c = text[i]
-        if c == "\n" or c == "\r":
-            end = i + 2 if c == "\r" and i + 1 < n and text[i + 1] == "\n" else i + 1
-            lines.append(text[start:end])
-            start = i = end
-        else:
-            i += 1
-    if start < n:
-        lines.append(text[start:])
-    return lines
+    return _LINE.findall(text)
 
 
 def _tail_within(line: str, budget: int, count: Callable[[str], int]) -> str:

@@ -3,7 +3,13 @@
 import pytest
 
 from lsp_server.languages import language_for, parser_for
-from lsp_server.truncation import SyntaxCut, introduces_syntax_error, without_new_errors
+from lsp_server.postprocess import Edit
+from lsp_server.truncation import (
+    ParsedText,
+    SyntaxCut,
+    introduces_syntax_error,
+    without_new_errors,
+)
 
 QWEN_STOPS = ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|fim_middle|>")
 CURSOR = "‸"
@@ -461,9 +467,8 @@ def _keep(language_id: str, marked: str, completion: str) -> str:
     prefix, suffix = marked.split(CURSOR)
     info = language_for(language_id)
     assert info is not None
-    return without_new_errors(
-        prefix + suffix, completion, lambda c: prefix + c + suffix, parser_for(info)
-    )
+    document = ParsedText(prefix + suffix, parser_for(info))
+    return without_new_errors(document, completion, lambda c: Edit(len(prefix), len(prefix), c))
 
 
 def test_a_completion_that_parses_is_kept_whole() -> None:
@@ -494,4 +499,28 @@ def test_errors_the_document_already_has_do_not_count_against_the_completion() -
 def test_a_candidate_that_makes_no_edit_is_not_offered() -> None:
     info = language_for("python")
     assert info is not None
-    assert without_new_errors("x = 1\n", "y", lambda c: None, parser_for(info)) == ""
+    assert without_new_errors(ParsedText("x = 1\n", parser_for(info)), "y", lambda c: None) == ""
+
+
+# --- ParsedText -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "new"),
+    [
+        (0, 0, "import os\n"),  # at the very start
+        (21, 21, '    y = "é✓"\n    '),  # after multi-byte text, across lines
+        (14, 27, "pass"),  # a replacement spanning a line break
+        (40, 40, ")("),  # an insertion that breaks the file
+    ],
+)
+def test_an_edit_reparsed_incrementally_gives_the_tree_of_a_full_parse(
+    start: int, end: int, new: str
+) -> None:
+    info = language_for("python")
+    assert info is not None
+    text = "def f(a):\n    s = 'ü'\n    return s\n\nprint(f(1))\n"
+    document = ParsedText(text, parser_for(info))
+    edited = text[:start] + new + text[end:]
+    fresh = parser_for(info).parse(edited.encode())
+    assert str(document.replaced(start, end, new).root_node) == str(fresh.root_node)
