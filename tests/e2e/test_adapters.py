@@ -30,7 +30,9 @@ def write_peft(folder: Path, header: models.GgufHeader) -> Path:
     tensors = {}
     for name, tensor in header.tensors.items():
         parts = name.split(".")  # blk.N.attn_q.weight
-        if len(parts) != 4 or parts[2].removeprefix("attn_") not in _PROJECTIONS:
+        if parts[-1] != "weight" or len(parts) != 4:
+            continue
+        if parts[2].removeprefix("attn_") not in _PROJECTIONS:
             continue
         n_in, n_out = tensor.shape  # ggml order
         peft = f"base_model.model.model.layers.{parts[1]}.self_attn."

@@ -20,6 +20,7 @@ llama_cpp = pytest.importorskip("llama_cpp")
 
 from safetensors.numpy import load_file, save_file  # noqa: E402
 
+from lsp_server.engines.base import GenerationParams, GenerationStats  # noqa: E402
 from lsp_server.prompts import build_prompt  # noqa: E402
 from lsp_server.tuning.adapters import (  # noqa: E402
     find_adapter,
@@ -232,41 +233,62 @@ def test_an_untrained_adapter_is_accepted_and_changes_nothing(
     assert greedy(model_path, gguf_path) == plain
 
 
-# peft asks transformers 5 for a renamed attribute when it loads an adapter; nothing to act on.
-@pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing`:FutureWarning")
-def test_a_nonzero_adapter_moves_llama_cpp_as_it_moves_transformers(
-    base: LoadedBase, workspace: Path, model_path: Path, tmp_path: Path
-) -> None:
-    """Names and orientation checked numerically: q and o are both square, so a swap would pass
-    llama.cpp's shape checks; the logit change must match the one peft makes."""
-    import peft
-    import torch
-
-    fresh, _ = run(base, workspace, tmp_path / "models", steps=0)
+@pytest.fixture(scope="module")
+def random_adapter(
+    base: LoadedBase, workspace: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
+    """A peft adapter with random B halves (so it changes the model) and its GGUF export."""
+    folder = tmp_path_factory.mktemp("random")
+    fresh, _ = run(base, workspace, folder / "models", steps=0)
     weights = lora_weights(fresh)
     rng = np.random.default_rng(0)
     for name in weights:
         if "lora_B" in name:
             weights[name] = rng.normal(0.0, 0.05, weights[name].shape).astype(np.float32)
-    random_dir = tmp_path / "random-peft"
+    random_dir = folder / "random-peft"
     random_dir.mkdir()
     save_file(weights, random_dir / "adapter_model.safetensors")
     config = (fresh.result.peft_dir / "adapter_config.json").read_text()
     (random_dir / "adapter_config.json").write_text(config)
-    out = tmp_path / "random.gguf"
+    out = folder / "random.gguf"
     metadata = AdapterMetadata(base.file.sha256, base.file.path.name, str(workspace), 0, "now")
     export_gguf(random_dir, base.file.header, metadata, out)
+    return random_dir, out
 
-    prompt = build_prompt(base.engine.template, "def area(radius):\n    return ", "\n")
-    tokens = base.engine.prompt_tokens(prompt)
+
+def peft_logits(base: LoadedBase, peft_dir: Path | None, tokens: list[int]) -> np.ndarray:
+    """Every position's logits from transformers, with the unmerged peft adapter if given."""
+    import peft
+    import torch
+
     ids = torch.tensor([tokens], device=base.device)
     with torch.no_grad():
-        torch_base = base.model(input_ids=ids).logits[0, -1].double().cpu().numpy()
-        wrapped = peft.PeftModel.from_pretrained(base.model, str(random_dir))
+        if peft_dir is None:
+            return base.model(input_ids=ids).logits[0].double().cpu().numpy()
+        wrapped = peft.PeftModel.from_pretrained(base.model, str(peft_dir))
         try:
-            torch_lora = wrapped(input_ids=ids).logits[0, -1].double().cpu().numpy()
+            return wrapped(input_ids=ids).logits[0].double().cpu().numpy()
         finally:
             wrapped.unload()
+
+
+def area_prompt(base: LoadedBase) -> list[int]:
+    return base.engine.prompt_tokens(
+        build_prompt(base.engine.template, "def area(radius):\n    return ", "\n")
+    )
+
+
+# peft asks transformers 5 for a renamed attribute when it loads an adapter; nothing to act on.
+@pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing`:FutureWarning")
+def test_a_nonzero_adapter_moves_llama_cpp_as_it_moves_transformers(
+    base: LoadedBase, model_path: Path, random_adapter: tuple[Path, Path]
+) -> None:
+    """Names and orientation checked numerically: q and o are both square, so a swap would pass
+    llama.cpp's shape checks; the logit change must match the one peft makes."""
+    random_dir, out = random_adapter
+    tokens = area_prompt(base)
+    torch_base = peft_logits(base, None, tokens)[-1]
+    torch_lora = peft_logits(base, random_dir, tokens)[-1]
     llama_base = last_logits(model_path, None, tokens)
     llama_lora = last_logits(model_path, out, tokens)
     torch_delta, llama_delta = torch_lora - torch_base, llama_lora - llama_base
@@ -278,6 +300,68 @@ def test_a_nonzero_adapter_moves_llama_cpp_as_it_moves_transformers(
     )
     assert correlation > 0.9
     assert 0.8 < ratio < 1.25  # llama.cpp scales by alpha / rank, as peft does
+
+
+def test_tides_llama_cpp_engine_puts_the_adapter_on_both_its_contexts(
+    model_path: Path, random_adapter: tuple[Path, Path]
+) -> None:
+    """Completions (the main context) and scoring (the second one) both see the adapter: the
+    scores match llama.cpp's own adapter-loading path, and they differ from the base's."""
+    from lsp_server.engines.llama_cpp import LlamaCppEngine
+
+    _, out = random_adapter
+    text = "def area(radius):\n    return 3.14159 * radius ** 2\n"
+    plain = LlamaCppEngine(model_path, n_threads=2)
+    try:
+        plain_scores = [s.logprob for s in plain.score(text, lambda: False)]
+        plain_answer = engine_greedy(plain)
+    finally:
+        plain.close()
+    adapted = LlamaCppEngine(model_path, n_threads=2, lora_path=out)
+    try:
+        assert adapted.lora_path == out
+        scores = [s.logprob for s in adapted.score(text, lambda: False)]
+        answer = engine_greedy(adapted)
+        tokens = adapted.tokenize(text)
+    finally:
+        adapted.close()
+    reference = last_logits(model_path, out, tokens[:-1])
+    expected = reference[tokens[-1]] - np.log(np.exp(reference - reference.max()).sum())
+    expected -= reference.max()
+    assert scores[-1] == pytest.approx(expected, abs=0.3)
+    assert np.abs(np.array(scores) - np.array(plain_scores)).max() > 0.5
+    # The greedy tokens may well agree; their log-probabilities cannot.
+    assert answer[1] != pytest.approx(plain_answer[1], abs=1e-3)
+
+
+def engine_greedy(engine) -> tuple[str, float]:
+    """A greedy completion of PROMPT and the sum of its tokens' log-probabilities."""
+    prompt = build_prompt(engine.template, PROMPT, "")
+    stats = GenerationStats()
+    text = "".join(engine.stream(prompt, GenerationParams(max_tokens=12), lambda: False, stats))
+    return text, stats.logprob
+
+
+@pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing`:FutureWarning")
+def test_the_transformers_engine_merges_the_peft_adapter(
+    base: LoadedBase, model_path: Path, random_adapter: tuple[Path, Path]
+) -> None:
+    from lsp_server.engines.transformers_engine import TransformersEngine
+
+    random_dir, _ = random_adapter
+    tokens = area_prompt(base)
+    expected = peft_logits(base, random_dir, tokens)[-1]
+    engine = TransformersEngine(model_path, local_files_only=True, adapter_dir=random_dir)
+    try:
+        assert engine.adapter_dir == random_dir
+        import torch
+
+        with torch.no_grad():
+            ids = torch.tensor([tokens], device=engine.device)
+            merged = engine.model(input_ids=ids).logits[0, -1].double().cpu().numpy()
+    finally:
+        engine.close()
+    np.testing.assert_allclose(merged, expected, atol=1e-2)
 
 
 def test_an_adapter_recorded_for_another_base_is_refused(
