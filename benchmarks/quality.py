@@ -301,6 +301,13 @@ def passes(case: dict, completion: str) -> bool:
 _EXTENSIONS = {"python": ".py", "typescript": ".ts", "go": ".go"}
 
 
+def keep(record: dict, rows: list[dict], out: Path) -> None:
+    """One case's record, kept in memory and appended to the results file at once."""
+    rows.append(record)
+    with out.open("a") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
 def done_rows(out: Path) -> list[dict]:
     """The records an interrupted run already wrote, for --resume."""
     if not out.exists():
@@ -364,9 +371,7 @@ async def run_part(
                 for row in ("naive", "tide"):
                     text = record[row]["text"]
                     record[row]["pass"] = passes(case, text if multiline else text.split("\n")[0])
-            rows.append(record)
-            with out.open("a") as handle:
-                handle.write(json.dumps(record) + "\n")
+            keep(record, rows, out)
             print(
                 f"[{part} {n}/{len(cases)}] {case['id']}: naive={record['naive']['exact']} "
                 f"tide={record['tide']['exact']}",

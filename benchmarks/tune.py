@@ -25,16 +25,25 @@ import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.quality import RESULTS, humaneval_cases, line_cases, passes, score, tide_completion
+from benchmarks.quality import (
+    RESULTS,
+    humaneval_cases,
+    keep,
+    line_cases,
+    passes,
+    score,
+    tide_completion,
+)
 from examples.driver import ScriptedEditor
 from lsp_server.tuning.files import training_files
 
 ROOT = Path(__file__).resolve().parents[1]
-SITE = ROOT / ".venv/lib/python3.11/site-packages"
+SITE = Path(sysconfig.get_paths()["purelib"])  # the venv this runs in
 PROJECTS = {
     "rich": SITE / "rich",
     "huggingface_hub": SITE / "huggingface_hub",
@@ -114,9 +123,7 @@ async def compare(workspace: Path, cache: Path, cases: list[dict], out: Path, ta
                 record[row] = {**score(case, text, False), "text": text}
                 if "task" in case:
                     record[row]["pass"] = passes(case, text.split("\n")[0])
-            rows.append(record)
-            with out.open("a") as handle:
-                handle.write(json.dumps(record) + "\n")
+            keep(record, rows, out)
             print(
                 f"[{tag} {n}/{len(cases)}] base={record['base']['exact']} "
                 f"adapter={record['adapter']['exact']}",

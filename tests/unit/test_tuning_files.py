@@ -14,17 +14,9 @@ from lsp_server.tuning.files import (
     training_files,
 )
 
+from .trees import write
+
 CODE = "def f(x):\n    y = x + 1\n    return y\n"
-
-
-def write(root: Path, files: dict[str, str | bytes]) -> None:
-    for rel, content in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content, encoding="utf-8")
 
 
 def skipped(found) -> dict[str, str]:
