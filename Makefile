@@ -38,10 +38,10 @@ $(STAMP): pyproject.toml $(LLAMA_WHEELS)/.built | $(BIN)/python
 
 install: $(STAMP)
 
-# The other engines (transformers, ctransformers, an HTTP server) for their real tests; the demo
-# needs none of them.
+# The other engines (transformers, ctransformers, an HTTP server) and tuning (peft) for their real
+# tests; the demo needs none of them.
 $(EXTRAS_STAMP): $(STAMP)
-	$(BIN)/pip install -q '$(TORCH)' -e '.[dev,transformers,ctransformers,server]'
+	$(BIN)/pip install -q '$(TORCH)' -e '.[dev,transformers,ctransformers,server,tune]'
 	touch $@
 
 extras: $(EXTRAS_STAMP)

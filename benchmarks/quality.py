@@ -122,37 +122,52 @@ def real_code_cases(limit: int, seed: int) -> list[dict]:
             print(f"lines: no {language} files found; that language is left out", flush=True)
     cases: list[dict] = []
     for language, files in per_language.items():
-        if not files:
-            continue
-        want = -(-limit // len([f for f in per_language.values() if f]))
-        tries = 0
-        while len([c for c in cases if c["language"] == language]) < want and tries < want * 50:
-            tries += 1
-            path = rng.choice(files)
-            text = path.read_text(encoding="utf-8", errors="replace").replace("\r\n", "\n")
-            lines = text.split("\n")
-            row = rng.randrange(len(lines))
-            line = lines[row]
-            if len(line.strip()) < 8 or line.strip().startswith(("#", "//", "*", "/*", '"""')):
-                continue
-            kind = rng.choice(["dot", "paren", "assign", "indent", "word"])
-            column = _trigger_column(line, kind, rng)
-            if column is None:
-                continue
-            start = sum(len(x) + 1 for x in lines[:row])
-            cases.append(
-                {
-                    "id": f"{'/'.join(path.parts[-3:])}:{row + 1}:{column}:{kind}",
-                    "language": language,
-                    "prefix": text[: start + column],
-                    "suffix": text[start + len(line) :],
-                    "expected": line[column:].rstrip(),
-                    "kind": kind,
-                }
+        if files:
+            want = -(-limit // len([f for f in per_language.values() if f]))
+            cases += line_cases(
+                [(p, p.read_text(encoding="utf-8", errors="replace")) for p in files],
+                language,
+                want,
+                rng,
             )
     # Languages take turns, so that a run stopped early still covers each of them.
     by_language = [[c for c in cases if c["language"] == lang] for lang in per_language]
     return [c for turn in itertools.zip_longest(*by_language) for c in turn if c is not None]
+
+
+def line_cases(
+    files: list[tuple[Path, str]], language: str, want: int, rng: random.Random
+) -> list[dict]:
+    """Up to `want` cursors at natural trigger points of these files (path, text), each with
+    the rest of its line as the expected completion."""
+    cases: list[dict] = []
+    tries = 0
+    while len(cases) < want and tries < want * 50:
+        tries += 1
+        path, text = rng.choice(files)
+        text = text.replace("\r\n", "\n")
+        lines = text.split("\n")
+        row = rng.randrange(len(lines))
+        line = lines[row]
+        if len(line.strip()) < 8 or line.strip().startswith(("#", "//", "*", "/*", '"""')):
+            continue
+        kind = rng.choice(["dot", "paren", "assign", "indent", "word"])
+        column = _trigger_column(line, kind, rng)
+        if column is None:
+            continue
+        start = sum(len(x) + 1 for x in lines[:row])
+        cases.append(
+            {
+                "id": f"{'/'.join(path.parts[-3:])}:{row + 1}:{column}:{kind}",
+                "language": language,
+                "path": str(path),
+                "prefix": text[: start + column],
+                "suffix": text[start + len(line) :],
+                "expected": line[column:].rstrip(),
+                "kind": kind,
+            }
+        )
+    return cases
 
 
 def _trigger_column(line: str, kind: str, rng: random.Random) -> int | None:
@@ -286,6 +301,13 @@ def passes(case: dict, completion: str) -> bool:
 _EXTENSIONS = {"python": ".py", "typescript": ".ts", "go": ".go"}
 
 
+def keep(record: dict, rows: list[dict], out: Path) -> None:
+    """One case's record, kept in memory and appended to the results file at once."""
+    rows.append(record)
+    with out.open("a") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
 def done_rows(out: Path) -> list[dict]:
     """The records an interrupted run already wrote, for --resume."""
     if not out.exists():
@@ -349,9 +371,7 @@ async def run_part(
                 for row in ("naive", "tide"):
                     text = record[row]["text"]
                     record[row]["pass"] = passes(case, text if multiline else text.split("\n")[0])
-            rows.append(record)
-            with out.open("a") as handle:
-                handle.write(json.dumps(record) + "\n")
+            keep(record, rows, out)
             print(
                 f"[{part} {n}/{len(cases)}] {case['id']}: naive={record['naive']['exact']} "
                 f"tide={record['tide']['exact']}",

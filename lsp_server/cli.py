@@ -1,4 +1,4 @@
-"""The `tide-lsp` command: serve (default), complete, fix, models list|pull|path."""
+"""The `tide-lsp` command: serve (default), complete, fix, tune, models list|pull|path."""
 
 import argparse
 import json
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import __version__, models
 from .completion import Completer, CompletionRequest, skip_reason
-from .config import LOG_LEVELS, Settings, apply_settings
+from .config import DEFAULTS, LOG_LEVELS, Settings, apply_settings
 from .documents import DocumentStore, Pos
 from .engine_slot import load_engine, locate_model
 from .engines.choice import ENGINES
@@ -187,6 +187,35 @@ def _print_progress(message: str, done: int, total: int | None) -> None:
         print(file=sys.stderr)
 
 
+def _tune(args: argparse.Namespace) -> int:
+    from .tuning.examples import ExampleSettings
+    from .tuning.train import ATTENTION_MODULES, MLP_MODULES, LoraSettings, TrainSettings
+    from .tuning.tune import TuneRequest, tune
+
+    modules = ATTENTION_MODULES + (MLP_MODULES if args.mlp else ())
+    alpha = args.alpha if args.alpha is not None else 2.0 * args.rank
+    lora = LoraSettings(rank=args.rank, alpha=alpha, target_modules=modules)
+    train = TrainSettings(
+        lora=lora,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        time_budget_s=args.time_budget,
+        checkpoint_every=args.checkpoint_every,
+    )
+    request = TuneRequest(
+        workspace=Path(args.workspace),
+        model=getattr(args, "model", None),
+        model_dir=args.model_dir,
+        train=train,
+        examples=ExampleSettings(seed=args.seed, context_budget=args.context_budget),
+        held_out_share=args.holdout,
+        out=Path(args.out) if args.out else None,
+    )
+    tune(request, progress=_print_progress)
+    return 0
+
+
 def _models(args: argparse.Namespace) -> int:
     cache = models.cache_dir(args.model_dir)
     if args.models_command == "list":
@@ -195,6 +224,7 @@ def _models(args: argparse.Namespace) -> int:
             where = str(path) if path else "not downloaded"
             size = f"{spec.size / 1e6:.0f} MB" if spec.size else "size unknown"
             print(f"{mark} {spec.name:40} {spec.family:16} {size:>12}  {where}")
+        _list_adapters(cache)
         return 0
     registry = models.load_registry()
     name = args.name or models.default_model(registry).name
@@ -211,6 +241,23 @@ def _models(args: argparse.Namespace) -> int:
             )
         print(path)
     return 0
+
+
+def _list_adapters(cache: Path) -> None:
+    from .tuning.adapters import list_adapters
+
+    listings = list_adapters(cache)
+    if listings:
+        print("adapters (tide-lsp tune):")
+    for listing in listings:
+        manifest = listing.manifest
+        if manifest is None:
+            print(f"  {listing.directory}: unfinished or damaged ({listing.error})")
+            continue
+        print(
+            f"  {manifest.workspace}  on {manifest.base_name} (sha256 {manifest.base_sha256[:12]})"
+            f"  rank {manifest.rank}, {manifest.steps} steps  {manifest.gguf_path}"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -252,6 +299,46 @@ def build_parser() -> argparse.ArgumentParser:
     common(fix, argparse.SUPPRESS)
     fix.add_argument("location", help="FILE:LINE, 1-based")
     fix.add_argument("--json", action="store_true", help="print diagnostics and fixes as JSON")
+    tune = sub.add_parser(
+        "tune", help="train a LoRA adapter on a workspace's code (needs the tune extra)"
+    )
+    common(tune, argparse.SUPPRESS)
+    tune.add_argument("workspace", help="the folder whose code the adapter learns")
+    tune.add_argument("--steps", type=int, default=200, help="optimizer steps in all (default 200)")
+    tune.add_argument("--rank", type=int, default=8, help="LoRA rank (default 8)")
+    tune.add_argument("--alpha", type=float, help="LoRA alpha (default: twice the rank)")
+    tune.add_argument(
+        "--mlp", action="store_true", help="adapt the MLP projections too, not only attention"
+    )
+    tune.add_argument("--batch-size", type=int, default=4, help="examples per step (default 4)")
+    tune.add_argument(
+        "--out", metavar="ADAPTER", help="the GGUF file to write (default: in the adapter store)"
+    )
+    tune.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="SECONDS",
+        help="stop training after about this long (the model load not counted); run again to go on",
+    )
+    tune.add_argument(
+        "--checkpoint-every", type=int, default=25, metavar="N", help="steps between checkpoints"
+    )
+    tune.add_argument("--seed", type=int, default=0, help="for examples and initial weights")
+    tune.add_argument(
+        "--context-budget",
+        type=int,
+        default=DEFAULTS.context_budget,
+        metavar="TOKENS",
+        help=f"prefix + suffix tokens per example (default {DEFAULTS.context_budget})",
+    )
+    tune.add_argument(
+        "--holdout",
+        type=float,
+        default=0.1,
+        metavar="SHARE",
+        help="share of files kept out of training to measure the adapter on (default 0.1)",
+    )
+    tune.add_argument("--model-dir", help="model cache directory (adapters are kept there too)")
     models_parser = sub.add_parser("models", help="list, pull or locate models")
     models_parser.add_argument("--model-dir", help="model cache directory")
     models_sub = models_parser.add_subparsers(dest="models_command", required=True)
@@ -265,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging(getattr(args, "log_level", None) or "info", getattr(args, "log_file", None))
-    handlers = {"complete": _complete, "fix": _fix, "models": _models}
+    handlers = {"complete": _complete, "fix": _fix, "tune": _tune, "models": _models}
     try:
         return handlers.get(args.command, _serve)(args)
     except TideError as exc:

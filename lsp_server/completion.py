@@ -193,7 +193,7 @@ class Completer:
             suffix_share=settings.suffix_share,
         )
         line_prefix, line_suffix = line_around(text, request.cursor)
-        heal = _heal_word(line_prefix, line_suffix)
+        heal = heal_word(line_prefix, line_suffix)
         language = snapshot.language
         prompt = build_prompt(
             self.engine.template,
@@ -306,7 +306,7 @@ def _accepted(before: Snapshot, edit: Edit) -> tuple[str, int]:
     return text, edit.start + len(edit.text)
 
 
-def _heal_word(line_prefix: str, line_suffix: str) -> str:
+def heal_word(line_prefix: str, line_suffix: str) -> str:
     """The text before the cursor to back the prompt off by, if any.
 
     Only a word at its end (nothing word-like after the cursor): the model then re-types it

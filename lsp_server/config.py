@@ -44,6 +44,9 @@ class Settings:
     # The engine's context window (KV cache size): 2048 holds the default budget several times
     # over and keeps the KV cache at 24 MiB; a larger budget is cut to fit it.
     context_length: int = 2048
+    # The LoRA adapter on top of the model: "auto" loads the workspace's own (`tide-lsp tune`)
+    # when there is one for this model, "off" none; anything else is an adapter's path.
+    adapter: str = "auto"
     log_level: str = "info"
     diagnostics: bool = True  # syntax errors and unlikely lines, published with source "tide"
     # Severity of "unlikely code" hints; "off" keeps the syntax diagnostics only.
@@ -118,6 +121,7 @@ _RULES: dict[str, _Rule] = {
     "threads": _Rule("threads", int, _int_range(0, 256)),
     "moveKv": _Rule("move_kv", bool),
     "contextLength": _Rule("context_length", int, _int_range(256, 131072)),
+    "adapter": _Rule("adapter", str, _nonempty),
     "logLevel": _Rule("log_level", str, _level, str.lower),
     "diagnostics": _Rule("diagnostics", bool),
     "unlikelySeverity": _Rule("unlikely_severity", str, _severity, str.lower),
@@ -127,7 +131,9 @@ _RULES: dict[str, _Rule] = {
 }
 
 # Settings that need the engine reloaded when they change.
-ENGINE_KEYS = ("model", "model_dir", "engine", "threads", "context_length", "move_kv")
+ENGINE_KEYS = (
+    "model", "model_dir", "engine", "threads", "context_length", "move_kv", "adapter"
+)  # fmt: skip
 
 
 def _type_name(kind: type | tuple[type, ...]) -> str:

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import models
+from .adapter_choice import NO_ADAPTER, AdapterChoice, choose_adapter
 from .completion import Completer
 from .config import Settings
 from .engines.base import Engine
 from .engines.choice import engine_for, is_gguf_reference
 from .errors import EngineError, ModelError
+from .models.progress import no_progress
 from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,7 @@ class Status:
     model: str
     percent: int | None = None
     message: str | None = None
+    adapter: str | None = None  # the LoRA adapter in use, when ready
 
 
 StatusFn = Callable[[Status], None]
@@ -48,8 +51,29 @@ def locate_model(settings: Settings, progress: models.ProgressFn | None = None) 
     return path
 
 
-def load_engine(model: Path | str, settings: Settings) -> Engine:
-    """Open the engine the settings name (or the model reference implies) on `model`."""
+def pick_adapter(settings: Settings, model: Path | str, workspace: Path | None) -> AdapterChoice:
+    """The LoRA adapter the settings ask for on `model`, checked against it."""
+    cache = models.cache_dir(settings.model_dir)
+
+    def base_sha256() -> str:
+        # A registry model's digest was verified when it was pulled; any other file is hashed.
+        spec = _registry_spec(settings, cache)
+        return spec.sha256 if spec and spec.sha256 else models.sha256_of(Path(model), no_progress)
+
+    kind = engine_for(settings.model, settings.engine)
+    return choose_adapter(settings.adapter, kind, workspace, cache, model, base_sha256)
+
+
+def _registry_spec(settings: Settings, cache: Path) -> models.ModelSpec | None:
+    try:
+        return models.resolve(settings.model, cache, pull_missing=False)[1]
+    except ModelError:
+        return None
+
+
+def load_engine(model: Path | str, settings: Settings, adapter: Path | None = None) -> Engine:
+    """Open the engine the settings name (or the model reference implies) on `model`, with the
+    LoRA adapter `adapter` (checked by `pick_adapter`) on top."""
     kind = engine_for(settings.model, settings.engine)
     name = model_label(settings)
     threads = settings.threads or None
@@ -60,7 +84,9 @@ def load_engine(model: Path | str, settings: Settings) -> Engine:
     if kind == "transformers":
         from .engines.transformers_engine import TransformersEngine
 
-        return TransformersEngine(model, model_name=name, n_ctx=settings.context_length)
+        return TransformersEngine(
+            model, model_name=name, n_ctx=settings.context_length, adapter_dir=adapter
+        )
     if kind == "ctransformers":
         from .engines.ctransformers_engine import CTransformersEngine
 
@@ -75,6 +101,7 @@ def load_engine(model: Path | str, settings: Settings) -> Engine:
         n_ctx=settings.context_length,
         n_threads=threads,
         shift_kv=settings.move_kv,
+        lora_path=adapter,
     )
 
 
@@ -86,6 +113,8 @@ class EngineSlot:
         self._on_status = on_status
         self.completer: Completer | None = None
         self.error: str | None = None
+        self.workspace: Path | None = None  # whose adapter "auto" picks
+        self.adapter: AdapterChoice = NO_ADAPTER
         self._loading: asyncio.Task | None = None
 
     def start_load(self, settings: Settings) -> "asyncio.Task[None]":
@@ -116,8 +145,9 @@ class EngineSlot:
         try:
             self._on_status(Status("loading", label, None, "locating model"))
             path = await asyncio.to_thread(locate_model, settings, progress)
+            choice = await asyncio.to_thread(pick_adapter, settings, path, self.workspace)
             self._on_status(Status("loading", label, None, f"loading {path}"))
-            engine = await self._scheduler.run(None, lambda _t: load_engine(path, settings))
+            engine, choice = await self._open(path, settings, choice)
         except (ModelError, EngineError) as exc:
             self.error = str(exc)
             kept = f" (still using {self.completer.engine.model_name})" if self.completer else ""
@@ -125,10 +155,32 @@ class EngineSlot:
             raise
         old = self.completer
         self.completer = Completer(engine)
+        self.adapter = choice
         self.error = None
         if old is not None:
             await self._scheduler.run(None, lambda _t: old.engine.close())
-        self._on_status(Status("ready", engine.model_name, 100, None))
+        log.info("serving %s with %s", engine.model_name, choice.describe())
+        self._on_status(Status("ready", engine.model_name, 100, choice.problem, choice.label))
+
+    async def _open(
+        self, path: Path | str, settings: Settings, choice: AdapterChoice
+    ) -> tuple[Engine, AdapterChoice]:
+        """The engine with the chosen adapter; the base model alone when the adapter fails to
+        load, with the reason in the choice returned."""
+        if choice.problem:
+            log.warning("%s", choice.problem)
+        try:
+            engine = await self._scheduler.run(
+                None, lambda _t: load_engine(path, settings, choice.path)
+            )
+            return engine, choice
+        except (ModelError, EngineError) as exc:
+            if choice.path is None:
+                raise
+            problem = f"adapter {choice.path} could not be loaded ({exc}); using the base model"
+            log.warning("%s", problem)
+        engine = await self._scheduler.run(None, lambda _t: load_engine(path, settings))
+        return engine, AdapterChoice(problem=problem)
 
     async def get(self) -> Completer:
         """The completer to use now, waiting for a load in progress."""

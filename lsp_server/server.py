@@ -133,6 +133,7 @@ class TideServer(LanguageServer):
             "model": status.model,
             "percent": status.percent,
             "message": status.message,
+            "adapter": status.adapter,
             "latencyMs": self.last_latency_ms,
         }
         self.protocol.notify(STATUS_NOTIFICATION, payload)
@@ -291,8 +292,9 @@ def create_server(settings: Settings | None = None) -> TideServer:
         ls.documents.encoding = ls.workspace.position_encoding or "utf-16"
         ls.update_settings(params.initialization_options)
         folders = params.workspace_folders or []
-        root = folders[0].uri if folders else params.root_uri
-        ls.context.open_workspace(file_path(root))
+        root = file_path(folders[0].uri if folders else params.root_uri)
+        ls.context.open_workspace(root)
+        ls.slot.workspace = root if root is not None and root.is_dir() else None
 
     @server.feature(types.INITIALIZED)
     def initialized(ls: TideServer, params: types.InitializedParams) -> None:

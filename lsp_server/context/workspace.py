@@ -16,38 +16,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import pathspec
 import tree_sitter
 
 from lsp_server.languages import LanguageInfo, language_for, language_query, parser_for
 
-log = logging.getLogger(__name__)
+from .ignore import SKIPPED_DIRS, IgnoreRules, exclude_rules, is_ignored, rules_in
 
-SKIPPED_DIRS = frozenset(
-    {
-        ".git",
-        ".hg",
-        ".svn",
-        "node_modules",
-        "bower_components",
-        ".venv",
-        "venv",
-        "__pycache__",
-        ".tox",
-        ".nox",
-        ".mypy_cache",
-        ".pytest_cache",
-        ".ruff_cache",
-        "site-packages",
-        "build",
-        "dist",
-        "target",
-        "out",
-        ".next",
-        ".idea",
-        ".vscode",
-    }
-)
+log = logging.getLogger(__name__)
 
 # An outline shows a long definition's head and its members' first lines, not its whole body.
 _WHOLE_LINES = 15
@@ -292,11 +267,9 @@ class WorkspaceIndex:
         self._by_dir: dict[str, set[str]] = {}
         self._total_bytes = 0
         # Folders still to walk, each with the ignore rules in force there (base, spec).
-        self._pending: list[tuple[str, tuple[tuple[str, pathspec.GitIgnoreSpec], ...]]] = [
-            ("", self._exclude_rules())
-        ]
+        self._pending: list[tuple[str, IgnoreRules]] = [("", exclude_rules(self.root))]
         self._entries: Iterator[os.DirEntry[str]] | None = None
-        self._entries_dir: tuple[str, tuple[tuple[str, pathspec.GitIgnoreSpec], ...]] = ("", ())
+        self._entries_dir: tuple[str, IgnoreRules] = ("", ())
         self._walked = False
         self._warm_queue: list[str] = []
         self._outlines: OrderedDict[str, _Cached] = OrderedDict()
@@ -413,24 +386,6 @@ class WorkspaceIndex:
         posix = rel.as_posix()
         return None if posix in (".", "") or posix.startswith("../") else posix
 
-    def _exclude_rules(self) -> tuple[tuple[str, pathspec.GitIgnoreSpec], ...]:
-        """The repository's own excludes, which every .gitignore file can override."""
-        exclude = self.root / ".git" / "info" / "exclude"
-        try:
-            lines = exclude.read_text("utf-8", "replace").splitlines()
-        except OSError:
-            return ()
-        return (("", pathspec.GitIgnoreSpec.from_lines(lines)),)
-
-    def _rules_in(
-        self, directory: str, inherited: tuple[tuple[str, pathspec.GitIgnoreSpec], ...]
-    ) -> tuple[tuple[str, pathspec.GitIgnoreSpec], ...]:
-        try:
-            text = (self.root / directory / ".gitignore").read_text("utf-8", "replace")
-        except OSError:
-            return inherited
-        return (*inherited, (directory, pathspec.GitIgnoreSpec.from_lines(text.splitlines())))
-
     def _walk_one(self) -> None:
         """Handle one folder entry, or open the next folder."""
         if self._entries is None:
@@ -445,7 +400,7 @@ class WorkspaceIndex:
                 self._entries = os.scandir(path)
             except OSError:
                 return
-            self._entries_dir = (directory, self._rules_in(directory, rules))
+            self._entries_dir = (directory, rules_in(self.root, directory, rules))
             return
         entry = next(self._entries, None)
         if entry is None:
@@ -457,13 +412,13 @@ class WorkspaceIndex:
             if entry.is_symlink():
                 return
             if entry.is_dir():
-                if entry.name not in SKIPPED_DIRS and not _ignored(rel + "/", rules):
+                if entry.name not in SKIPPED_DIRS and not is_ignored(rel + "/", rules):
                     self._pending.append((rel, rules))
                 return
             if not entry.is_file() or language_for(path=entry.name) is None:
                 return
             if (
-                _ignored(rel, rules)
+                is_ignored(rel, rules)
                 or language_query(language_for(path=entry.name), "definitions") is None
             ):
                 return
@@ -544,14 +499,3 @@ class WorkspaceIndex:
         while self._outline_chars > self.max_outline_chars and len(self._outlines) > 1:
             _, evicted = self._outlines.popitem(last=False)
             self._outline_chars -= evicted.outline.weight
-
-
-def _ignored(rel: str, rules: tuple[tuple[str, pathspec.GitIgnoreSpec], ...]) -> bool:
-    """Whether the .gitignore rules in force ignore a path; deeper files override shallower."""
-    ignored = False
-    for base, spec in rules:
-        sub = rel[len(base) + 1 :] if base else rel
-        result = spec.check_file(sub).include
-        if result is not None:
-            ignored = result
-    return ignored

@@ -9,17 +9,16 @@ declare nothing: their `model_type` must be given.
 import codecs
 import logging
 import os
-import struct
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
-from gguf import GGUFValueType
 
 from ..errors import EngineError, ModelError
+from ..models import read_gguf_header
 from ..prompts import Prompt, detect_template
 from .base import Engine, GenerationParams, GenerationStats, TokenScore
 from .sampling import HealingVocab, choose, log_softmax
@@ -47,80 +46,24 @@ class GgufVocab:
     control: tuple[bool, ...]
 
 
+_VOCAB_ARRAYS = frozenset({"tokenizer.ggml.tokens", "tokenizer.ggml.token_type"})
+
+
 def read_gguf_vocab(path: Path) -> GgufVocab | None:
     """Architecture and vocabulary of a GGUF file; None for a file in another format."""
     try:
         with path.open("rb") as file:
             if file.read(4) != b"GGUF":
                 return None
-            fields = _read_gguf_fields(file, _VOCAB_KEYS)
-    except (OSError, struct.error, ValueError) as exc:
+        metadata = read_gguf_header(path, _VOCAB_ARRAYS).metadata
+    except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read the GGUF metadata of {path}: {exc}") from exc
-    architecture = fields.get("general.architecture")
+    architecture = metadata.get("general.architecture")
     if not isinstance(architecture, str):
         raise ModelError(f"{path} does not name its architecture (general.architecture)")
-    tokens = tuple(fields.get("tokenizer.ggml.tokens") or ())
-    types = fields.get("tokenizer.ggml.token_type") or [1] * len(tokens)
+    tokens = tuple(metadata.get("tokenizer.ggml.tokens") or ())
+    types = metadata.get("tokenizer.ggml.token_type") or [1] * len(tokens)
     return GgufVocab(architecture, tokens, tuple(t in _CONTROL_TYPES for t in types))
-
-
-_VOCAB_KEYS = frozenset(
-    {"general.architecture", "tokenizer.ggml.tokens", "tokenizer.ggml.token_type"}
-)
-_SCALARS = {
-    GGUFValueType.UINT8: "B",
-    GGUFValueType.INT8: "b",
-    GGUFValueType.UINT16: "H",
-    GGUFValueType.INT16: "h",
-    GGUFValueType.UINT32: "I",
-    GGUFValueType.INT32: "i",
-    GGUFValueType.FLOAT32: "f",
-    GGUFValueType.BOOL: "?",
-    GGUFValueType.UINT64: "Q",
-    GGUFValueType.INT64: "q",
-    GGUFValueType.FLOAT64: "d",
-}
-
-
-def _read_gguf_fields(file: BinaryIO, wanted: frozenset[str]) -> dict[str, Any]:
-    """The wanted metadata values, read in one pass over the header (after the magic).
-
-    gguf's GGUFReader parses every field and tensor first, about ten seconds for a vocabulary
-    of 150k tokens; refusing a model must not wait for that.
-    """
-
-    def read(fmt: str) -> Any:
-        return struct.unpack("<" + fmt, file.read(struct.calcsize(fmt)))[0]
-
-    (version,) = struct.unpack("<I", file.read(4))
-    length = "I" if version == 1 else "Q"
-
-    def string() -> str:
-        return file.read(read(length)).decode("utf-8", "replace")
-
-    def value(kind: int) -> Any:
-        if kind == GGUFValueType.STRING:
-            return string()
-        if kind == GGUFValueType.ARRAY:
-            item, count = read("I"), read(length)
-            if item in _SCALARS:
-                fmt = _SCALARS[GGUFValueType(item)]
-                return list(
-                    struct.unpack(f"<{count}{fmt}", file.read(count * struct.calcsize(fmt)))
-                )
-            return [value(item) for _ in range(count)]
-        return read(_SCALARS[GGUFValueType(kind)])
-
-    read(length)  # tensor count
-    found: dict[str, Any] = {}
-    for _ in range(read(length)):
-        key = string()
-        item = value(read("I"))
-        if key in wanted:
-            found[key] = item
-            if wanted <= found.keys():
-                break
-    return found
 
 
 class CTransformersEngine(Engine):

@@ -96,6 +96,7 @@ class LlamaCppEngine(Engine):
         n_batch: int = PROMPT_BATCH,
         flash_attn: bool = True,
         shift_kv: bool = False,
+        lora_path: Path | None = None,
     ) -> None:
         llama_cpp = _import_llama()
         _route_native_logs(llama_cpp)
@@ -115,6 +116,7 @@ class LlamaCppEngine(Engine):
                     n_threads=threads,
                     n_threads_batch=threads,
                     flash_attn=flash_attn,
+                    lora_path=str(lora_path) if lora_path else None,
                     verbose=True,
                 )
                 main_ctx = self._shifting_context(llama_cpp) if shift_kv else self._llm._ctx
@@ -127,12 +129,16 @@ class LlamaCppEngine(Engine):
                 aux_ctx = llama_cpp._internals.LlamaContext(
                     model=self._llm._model, params=aux_params, verbose=False
                 )
+                if lora_path:
+                    self._apply_adapter(llama_cpp, main_ctx)
+                    self._apply_adapter(llama_cpp, aux_ctx)
         except Exception as exc:
             raise ModelError(f"cannot load model {model_path}: {exc}") from exc
         finally:
             llama_log.debug("%s", captured.getvalue())
         self._llm.verbose = False
         self.model_path = Path(model_path)
+        self.lora_path = Path(lora_path) if lora_path else None
         self.model_name = model_name or self.model_path.stem
         self.n_ctx = n_ctx
         self.n_batch = n_batch
@@ -155,6 +161,14 @@ class LlamaCppEngine(Engine):
             threads,
             n_ctx,
         )
+
+    def _apply_adapter(self, llama_cpp, ctx) -> None:
+        """Put the adapter `Llama` loaded on one of Tide's own contexts too (`Llama` sets it
+        only on the context it made)."""
+        adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(self._llm._lora_adapter)
+        scales = (ctypes.c_float * 1)(self._llm.lora_scale)
+        if llama_cpp.llama_set_adapters_lora(ctx.ctx, adapters, 1, scales):
+            raise RuntimeError(f"cannot set the LoRA adapter {self._llm.lora_path}")
 
     def _shifting_context(self, llama_cpp):
         """A context whose KV cache holds two sequences in one buffer, as moving cells needs;

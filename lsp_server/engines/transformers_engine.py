@@ -147,6 +147,21 @@ class _Detokenizer:
         return piece
 
 
+def _with_adapter(model: Any, adapter_dir: Path) -> Any:
+    """`model` with a peft LoRA adapter merged into its weights, so that serving it costs no
+    more than the base; ModelError when peft is missing or the adapter does not fit."""
+    try:
+        import peft
+    except ImportError as exc:
+        raise ModelError(
+            "loading a LoRA adapter with transformers needs peft: pip install 'tide-lsp[tune]'"
+        ) from exc
+    try:
+        return peft.PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload().eval()
+    except Exception as exc:
+        raise ModelError(f"cannot load the LoRA adapter {adapter_dir}: {exc}") from exc
+
+
 class TransformersEngine(Engine):
     name = "transformers"
 
@@ -161,6 +176,7 @@ class TransformersEngine(Engine):
         n_ctx: int = 2048,
         local_files_only: bool = False,
         n_batch: int = PROMPT_BATCH,
+        adapter_dir: Path | None = None,
     ) -> None:
         torch, transformers = _import_transformers()
         self._torch = torch
@@ -184,6 +200,9 @@ class TransformersEngine(Engine):
             self._model = model.to(self.device).eval()
         except Exception as exc:
             raise ModelError(f"cannot load model {label} with transformers: {exc}") from exc
+        self.adapter_dir = Path(adapter_dir) if adapter_dir else None
+        if self.adapter_dir:
+            self._model = _with_adapter(self._model, self.adapter_dir)
         self.load_seconds = time.perf_counter() - start
         self.model_name = model_name or Path(gguf or ref).stem
         config = self._model.config.get_text_config()
@@ -208,6 +227,12 @@ class TransformersEngine(Engine):
             self.device,
             dtype,
         )
+
+    @property
+    def model(self) -> Any:
+        """The loaded torch module: `tide-lsp tune` adapts these very weights rather than load
+        a second copy."""
+        return self._model
 
     def _control_mask(self, n_vocab: int) -> np.ndarray:
         """Tokens that end a completion: special tokens and the model's end-of-generation ids."""

@@ -6,14 +6,16 @@ sha256) and only then renames it into the cache, so a file at `model_path` is al
 verified. `resolve` turns what the user typed (nothing, a registry name, or a path) into a file.
 
 The work is split by job: `registry` (entries, reading and checking the registry file), `cache`
-(cache locations and the installed-file check), `gguf_file` (GGUF validation and checksums),
-`fetch` (pull and its sources), `resolution` (resolve, list_models) and `progress` (the callback
-type). Callers import from this package only: the submodules are its implementation.
+(cache locations and the installed-file check), `gguf_header` (reading a GGUF header without
+loading the file), `gguf_file` (GGUF validation and checksums), `fetch` (pull and its sources),
+`resolution` (resolve, list_models) and `progress` (the callback type). Callers import from this
+package only: the submodules are its implementation.
 """
 
 from .cache import cache_dir, model_path
 from .fetch import pull
-from .gguf_file import validate_gguf, verify_checksum
+from .gguf_file import sha256_of, validate_gguf, verify_checksum
+from .gguf_header import GgufHeader, GgufTensor, read_gguf_header
 from .progress import ProgressFn
 from .registry import (
     FAMILIES,
@@ -29,6 +31,8 @@ from .resolution import list_models, resolve
 
 __all__ = [
     "FAMILIES",
+    "GgufHeader",
+    "GgufTensor",
     "HuggingFaceSource",
     "ModelSpec",
     "ProgressFn",
@@ -40,8 +44,10 @@ __all__ = [
     "load_registry",
     "model_path",
     "pull",
+    "read_gguf_header",
     "registry_path",
     "resolve",
+    "sha256_of",
     "validate_gguf",
     "verify_checksum",
 ]

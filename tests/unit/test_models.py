@@ -192,14 +192,14 @@ def test_validate_gguf_rejects_non_gguf_files(tmp_path: Path, content: bytes) ->
 def test_validate_gguf_rejects_truncated_tensor_data(tmp_path: Path, tiny: bytes, cut: int) -> None:
     path = tmp_path / "cut.gguf"
     path.write_bytes(tiny[:-cut])
-    with pytest.raises(ModelError, match=f"{path} is truncated"):
+    with pytest.raises(ModelError, match=rf"{path} is damaged or incomplete \(it is truncated"):
         validate_gguf(path)
 
 
 def test_validate_gguf_rejects_a_truncated_header(tmp_path: Path, tiny: bytes) -> None:
     path = tmp_path / "cut.gguf"
     path.write_bytes(tiny[:60])
-    with pytest.raises(ModelError, match=f"{path} is damaged or truncated"):
+    with pytest.raises(ModelError, match=f"{path} is damaged or incomplete"):
         validate_gguf(path)
 
 

@@ -1,22 +1,13 @@
 """Tests for lsp_server.context.workspace: the bounded, incremental walk and file outlines."""
 
 import os
-from pathlib import Path
 
 import pytest
 
 from lsp_server.context.workspace import ImportSpec, WorkspaceIndex, read_outline
 from lsp_server.languages import language_for
 
-
-def write(root: Path, files: dict[str, str | bytes]) -> None:
-    for rel, content in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
+from .trees import write
 
 
 def index_all(index: WorkspaceIndex) -> None:

@@ -158,6 +158,7 @@ def test_pure_helpers(nvim_factory):
           i.next_line('abc\\ndef'), i.next_line('\\n    def\\nghi'),
           c.format_status({state='ready', model='/m/qwen.gguf', latencyMs=1234}),
           c.format_status({state='downloading', model='q', percent=42}),
+          c.format_status({state='ready', model='q', adapter='app (200 steps, rank 8)'}),
           c.enabled_for({enable=true, disabledLanguages={'markdown'}}, 'markdown'),
           c.enabled_for({}, 'python'),
         }
@@ -172,6 +173,7 @@ def test_pure_helpers(nvim_factory):
         "\n    def",
         "Tide qwen: ready 1.2 s",
         "Tide q: downloading 42%",
+        "Tide q +adapter: ready",
         False,
         True,
     ]

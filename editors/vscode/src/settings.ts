@@ -27,12 +27,13 @@ export interface ServerSettings {
   candidates?: number;
   precompute?: boolean;
   moveKv?: boolean;
+  adapter?: string;
 }
 
 /** Reads one setting below `tide.`; `vscode.WorkspaceConfiguration.get` fits. */
 export type SettingReader = (key: string) => unknown;
 
-const STRING_KEYS = ['model', 'modelDir', 'logLevel', 'engine', 'unlikelySeverity'] as const;
+const STRING_KEYS = ['model', 'modelDir', 'logLevel', 'engine', 'unlikelySeverity', 'adapter'] as const;
 const INT_KEYS = ['contextBudget', 'maxTokens', 'maxLines', 'threads', 'candidates'] as const;
 const BOOL_KEYS = ['enable', 'diagnostics', 'verifyFixes', 'precompute', 'moveKv'] as const;
 

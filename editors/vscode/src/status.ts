@@ -12,6 +12,8 @@ export interface TideStatusParams {
   model?: string | null;
   percent?: number | null;
   message?: string | null;
+  /** The LoRA adapter on the model (`tide-lsp tune`), when one is in use. */
+  adapter?: string | null;
   latencyMs?: number | null;
 }
 
@@ -62,7 +64,8 @@ function clampPercent(p: number | null | undefined): number | undefined {
  */
 export function formatStatus(status: TideStatusParams, enabled: boolean): StatusView {
   const model = shortModelName(status.model);
-  const modelPart = model ? ` ${model}` : '';
+  const adapter = status.state === 'ready' && status.adapter ? ' +adapter' : '';
+  const modelPart = model ? ` ${model}${adapter}` : adapter;
   const latency = formatLatency(status.latencyMs);
   const tooltipLines: string[] = [];
   tooltipLines.push(`Tide${model ? ` (${status.model})` : ''}`);
@@ -83,6 +86,9 @@ export function formatStatus(status: TideStatusParams, enabled: boolean): Status
       if (enabled) {
         text = `$(sparkle) Tide${modelPart}: ready${latency ? ` · ${latency}` : ''}`;
         tooltipLines.push(latency ? `Ready; last completion took ${latency}.` : 'Ready.');
+        if (status.adapter) {
+          tooltipLines.push(`LoRA adapter: ${status.adapter}.`);
+        }
       } else {
         text = `$(circle-slash) Tide${modelPart}: off`;
         tooltipLines.push('Completions are off.');
@@ -133,6 +139,7 @@ export function parseStatus(raw: unknown): TideStatusParams | undefined {
     model: str(r.model),
     percent: num(r.percent),
     message: str(r.message),
+    adapter: str(r.adapter),
     latencyMs: num(r.latencyMs),
   };
 }

@@ -162,8 +162,9 @@ function M.format_status(st)
     return 'Tide'
   end
   local model = st.model and st.model ~= vim.NIL and vim.fn.fnamemodify(st.model, ':t'):gsub('%.gguf$', '') or nil
-  local parts = { 'Tide' .. (model and (' ' .. model) or '') .. ':' }
   local state = st.state or '?'
+  local adapter = state == 'ready' and type(st.adapter) == 'string' and ' +adapter' or ''
+  local parts = { 'Tide' .. (model and (' ' .. model) or '') .. adapter .. ':' }
   if state == 'downloading' and type(st.percent) == 'number' then
     parts[#parts + 1] = ('downloading %d%%'):format(st.percent)
   else

@@ -24,6 +24,7 @@ const defaults: Record<string, unknown> = {
   diagnostics: true,
   verifyFixes: true,
   logLevel: '',
+  adapter: '',
 };
 
 function reader(overrides: Record<string, unknown> = {}) {
@@ -111,4 +112,10 @@ test('toggling a language adds or removes it', () => {
 test('only server keys count as server settings', () => {
   assert.equal(affectsServer('maxLines'), true);
   assert.equal(affectsServer('server.command'), false);
+});
+
+test('the adapter setting is sent when set, left to the server when empty', () => {
+  assert.equal(toServerSettings(reader()).adapter, undefined);
+  assert.equal(toServerSettings(reader({ adapter: ' off ' })).adapter, 'off');
+  assert.ok(affectsServer('adapter'));
 });

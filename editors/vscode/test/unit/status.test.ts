@@ -39,6 +39,14 @@ test('loading, ready with latency, error', () => {
   assert.match(err.tooltip, /no such model/);
 });
 
+test('a LoRA adapter in use is marked in the text and named in the tooltip', () => {
+  const v = formatStatus({ state: 'ready', model: 'm', adapter: 'app (200 steps, rank 8)' }, true);
+  assert.equal(v.text, '$(sparkle) Tide m +adapter: ready');
+  assert.match(v.tooltip, /LoRA adapter: app \(200 steps, rank 8\)\./);
+  assert.equal(formatStatus({ state: 'loading', model: 'm', adapter: 'a' }, true).text, '$(loading~spin) Tide m: loading');
+  assert.equal(parseStatus({ state: 'ready', adapter: 'a' })?.adapter, 'a');
+});
+
 test('ready but disabled shows off and offers to turn on', () => {
   const v = formatStatus({ state: 'ready', model: 'm', latencyMs: 10 }, false);
   assert.equal(v.text, '$(circle-slash) Tide m: off');
@@ -52,6 +60,7 @@ test('parseStatus accepts the contract and rejects junk', () => {
     model: 'x',
     percent: null,
     message: null,
+    adapter: null,
     latencyMs: 12.5,
   });
   assert.equal(parseStatus({ state: 'bogus' }), undefined);
@@ -62,6 +71,7 @@ test('parseStatus accepts the contract and rejects junk', () => {
     model: null,
     percent: null,
     message: null,
+    adapter: null,
     latencyMs: null,
   });
 });

@@ -1,0 +1,376 @@
+"""Tuning a LoRA adapter on a tiny workspace with the real default model, and loading it into
+llama.cpp on top of the quantized base.
+
+Needs the `tune` extra (torch, transformers, peft). The base is loaded once (dequantized by
+transformers, about a minute); each training step on ~100-token examples takes a few seconds on
+two cores.
+"""
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.model
+pytest.importorskip("peft", reason="needs the tune extra")
+pytest.importorskip("transformers", reason="needs the tune extra")
+llama_cpp = pytest.importorskip("llama_cpp")
+
+from safetensors.numpy import load_file, save_file  # noqa: E402
+
+from lsp_server.engines.base import GenerationParams, GenerationStats  # noqa: E402
+from lsp_server.prompts import build_prompt  # noqa: E402
+from lsp_server.tuning.adapters import (  # noqa: E402
+    find_adapter,
+    read_adapter,
+    validate_adapter,
+)
+from lsp_server.tuning.base import LoadedBase, identify_base, load_base  # noqa: E402
+from lsp_server.tuning.errors import AdapterError  # noqa: E402
+from lsp_server.tuning.examples import ExampleSettings  # noqa: E402
+from lsp_server.tuning.export import AdapterMetadata, export_gguf  # noqa: E402
+from lsp_server.tuning.train import LoraSettings, TrainSettings  # noqa: E402
+from lsp_server.tuning.tune import TuneOutcome, TuneRequest, tune  # noqa: E402
+
+FILES = {
+    "shapes/circle.py": '''"""Circles."""
+
+import math
+
+
+class Circle:
+    def __init__(self, radius: float) -> None:
+        self.radius = radius
+
+    def area(self) -> float:
+        return math.pi * self.radius**2
+
+    def perimeter(self) -> float:
+        return 2 * math.pi * self.radius
+''',
+    "shapes/square.py": '''"""Squares."""
+
+
+class Square:
+    def __init__(self, side: float) -> None:
+        self.side = side
+
+    def area(self) -> float:
+        return self.side * self.side
+
+    def perimeter(self) -> float:
+        return 4 * self.side
+''',
+    "shapes/total.py": """from shapes.circle import Circle
+from shapes.square import Square
+
+
+def total_area(shapes: list) -> float:
+    total = 0.0
+    for shape in shapes:
+        total += shape.area()
+    return total
+""",
+    "main.py": """from shapes.circle import Circle
+from shapes.square import Square
+from shapes.total import total_area
+
+
+def main() -> None:
+    shapes = [Circle(1.0), Square(2.0)]
+    print(total_area(shapes))
+
+
+if __name__ == "__main__":
+    main()
+""",
+}
+PROMPT = "def fibonacci(n: int) -> int:\n"
+
+
+@pytest.fixture(scope="module")
+def base(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadedBase]:
+    started = time.perf_counter()
+    loaded = load_base(identify_base(str(model_path), tmp_path_factory.mktemp("unused-cache")))
+    print(f"\nbase loaded for training in {time.perf_counter() - started:.0f}s on {loaded.device}")
+    yield loaded
+    loaded.close()
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("workspace")
+    for rel, text in FILES.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text, encoding="utf-8")
+    return root
+
+
+def run(
+    base: LoadedBase, workspace: Path, cache: Path, steps: int, time_budget_s: float = 120.0
+) -> tuple[TuneOutcome, list[str]]:
+    settings = TrainSettings(
+        lora=LoraSettings(rank=2, alpha=4.0),
+        steps=steps,
+        batch_size=1,
+        checkpoint_every=1,
+        time_budget_s=time_budget_s,
+    )
+    request = TuneRequest(
+        workspace,
+        model_dir=str(cache),
+        train=settings,
+        examples=ExampleSettings(context_budget=128, lines_per_example=4),
+        held_out_share=0.0,
+        progress=False,
+    )
+    said: list[str] = []
+    return tune(request, said.append, base=base), said
+
+
+def lora_weights(outcome: TuneOutcome) -> dict[str, np.ndarray]:
+    return load_file(outcome.result.peft_dir / "adapter_model.safetensors")
+
+
+def greedy(model_path: Path, lora: Path | None, n_ctx: int = 512) -> list[int]:
+    llm = llama_cpp.Llama(
+        model_path=str(model_path),
+        lora_path=str(lora) if lora else None,
+        n_ctx=n_ctx,
+        n_threads=2,
+        verbose=False,
+    )
+    try:
+        tokens = llm.tokenize(PROMPT.encode())
+        out: list[int] = []
+        for token in llm.generate(tokens, temp=0.0, top_k=1):
+            if token == llm.token_eos() or len(out) == 12:
+                break
+            out.append(token)
+        return out
+    finally:
+        llm.close()
+
+
+def last_logits(model_path: Path, lora: Path | None, tokens: list[int]) -> np.ndarray:
+    llm = llama_cpp.Llama(
+        model_path=str(model_path),
+        lora_path=str(lora) if lora else None,
+        n_ctx=128,
+        n_threads=2,
+        logits_all=True,
+        verbose=False,
+    )
+    try:
+        llm.eval(tokens)
+        return np.array(llm.scores[len(tokens) - 1], dtype=np.float64)
+    finally:
+        llm.close()
+
+
+def test_tune_resume_export_and_load_into_llama_cpp(
+    base: LoadedBase, workspace: Path, model_path: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "models"
+    # Interrupted by the step budget after one step...
+    first, said = run(base, workspace, cache, steps=1)
+    assert (first.result.start_step, first.result.step, first.result.stopped_by) == (0, 1, "steps")
+    assert [p.name for p in (first.directory / "checkpoints").iterdir()] == ["step-0000001"]
+    assert find_adapter(workspace, cache) == first.manifest
+    # ...then resumed to two: it says so, and starts from the checkpoint.
+    second, said = run(base, workspace, cache, steps=2)
+    assert any("Resuming from the checkpoint at step 1" in line for line in said), said
+    assert (second.result.start_step, second.result.step) == (1, 2)
+    assert [p.name for p in (second.directory / "checkpoints").iterdir()] == ["step-0000002"]
+    assert [p.name for p in second.directory.glob("peft-*")] == [second.result.peft_dir.name]
+    per_step = second.result.seconds_per_step
+    print(f"\n{per_step:.1f} s a training step ({second.manifest.examples} examples)")
+    # Resuming gives what two uninterrupted steps give: same order, weights, optimizer state.
+    straight, _ = run(base, workspace, tmp_path / "straight", steps=2)
+    resumed, uninterrupted = lora_weights(second), lora_weights(straight)
+    assert resumed.keys() == uninterrupted.keys()
+    for name in resumed:
+        np.testing.assert_allclose(resumed[name], uninterrupted[name], rtol=1e-5, atol=1e-7)
+    assert any(np.abs(v).max() > 0 for k, v in resumed.items() if "lora_B" in k)
+    # A time budget stops a longer run early and still leaves a resumable adapter.
+    timed, said = run(base, workspace, cache, steps=50, time_budget_s=0.5)
+    assert (timed.result.start_step, timed.result.step, timed.result.stopped_by) == (2, 3, "time")
+    assert any("stopped by the time budget" in line for line in said), said
+
+    manifest = find_adapter(workspace, cache)
+    assert manifest == timed.manifest and manifest.steps == 3 and manifest.rank == 2
+    gguf_path = Path(manifest.gguf_path)
+    info = validate_adapter(gguf_path, model_path, base.file.sha256)
+    assert (info.steps, info.rank, info.workspace) == (3, 2, str(workspace))
+    assert len(info.pairs) == 4 * 24  # q, k, v, o in each of the 24 blocks
+    print(f"adapter file: {gguf_path.stat().st_size} bytes at rank 2")
+    llm = llama_cpp.Llama(
+        model_path=str(model_path), lora_path=str(gguf_path), n_ctx=512, n_threads=2, verbose=False
+    )
+    try:
+        text = llm.create_completion(PROMPT, max_tokens=8, temperature=0.0)["choices"][0]["text"]
+        assert text.strip()
+    finally:
+        llm.close()
+
+
+def test_an_untrained_adapter_is_accepted_and_changes_nothing(
+    base: LoadedBase, workspace: Path, model_path: Path, tmp_path: Path
+) -> None:
+    fresh, _ = run(base, workspace, tmp_path / "models", steps=0)
+    assert fresh.result.step == 0
+    weights = lora_weights(fresh)
+    # peft starts lora_B at zero and lora_A random: the adapter adds nothing yet.
+    assert all(not v.any() for k, v in weights.items() if "lora_B" in k)
+    assert all(v.any() for k, v in weights.items() if "lora_A" in k)
+    gguf_path = Path(fresh.manifest.gguf_path)
+    plain = greedy(model_path, None)
+    assert len(plain) >= 4
+    # llama.cpp refuses misnamed or misshapen LoRA tensors when it loads them, so getting
+    # tokens at all means it took every pair; the same tokens mean the zero update is neutral.
+    assert greedy(model_path, gguf_path) == plain
+
+
+@pytest.fixture(scope="module")
+def random_adapter(
+    base: LoadedBase, workspace: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
+    """A peft adapter with random B halves (so it changes the model) and its GGUF export."""
+    folder = tmp_path_factory.mktemp("random")
+    fresh, _ = run(base, workspace, folder / "models", steps=0)
+    weights = lora_weights(fresh)
+    rng = np.random.default_rng(0)
+    for name in weights:
+        if "lora_B" in name:
+            weights[name] = rng.normal(0.0, 0.05, weights[name].shape).astype(np.float32)
+    random_dir = folder / "random-peft"
+    random_dir.mkdir()
+    save_file(weights, random_dir / "adapter_model.safetensors")
+    config = (fresh.result.peft_dir / "adapter_config.json").read_text()
+    (random_dir / "adapter_config.json").write_text(config)
+    out = folder / "random.gguf"
+    metadata = AdapterMetadata(base.file.sha256, base.file.path.name, str(workspace), 0, "now")
+    export_gguf(random_dir, base.file.header, metadata, out)
+    return random_dir, out
+
+
+def peft_logits(base: LoadedBase, peft_dir: Path | None, tokens: list[int]) -> np.ndarray:
+    """Every position's logits from transformers, with the unmerged peft adapter if given."""
+    import peft
+    import torch
+
+    ids = torch.tensor([tokens], device=base.device)
+    with torch.no_grad():
+        if peft_dir is None:
+            return base.model(input_ids=ids).logits[0].double().cpu().numpy()
+        wrapped = peft.PeftModel.from_pretrained(base.model, str(peft_dir))
+        try:
+            return wrapped(input_ids=ids).logits[0].double().cpu().numpy()
+        finally:
+            wrapped.unload()
+
+
+def area_prompt(base: LoadedBase) -> list[int]:
+    return base.engine.prompt_tokens(
+        build_prompt(base.engine.template, "def area(radius):\n    return ", "\n")
+    )
+
+
+# peft asks transformers 5 for a renamed attribute when it loads an adapter; nothing to act on.
+@pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing`:FutureWarning")
+def test_a_nonzero_adapter_moves_llama_cpp_as_it_moves_transformers(
+    base: LoadedBase, model_path: Path, random_adapter: tuple[Path, Path]
+) -> None:
+    """Names and orientation checked numerically: q and o are both square, so a swap would pass
+    llama.cpp's shape checks; the logit change must match the one peft makes."""
+    random_dir, out = random_adapter
+    tokens = area_prompt(base)
+    torch_base = peft_logits(base, None, tokens)[-1]
+    torch_lora = peft_logits(base, random_dir, tokens)[-1]
+    llama_base = last_logits(model_path, None, tokens)
+    llama_lora = last_logits(model_path, out, tokens)
+    torch_delta, llama_delta = torch_lora - torch_base, llama_lora - llama_base
+    correlation = np.corrcoef(torch_delta, llama_delta)[0, 1]
+    ratio = np.linalg.norm(llama_delta) / np.linalg.norm(torch_delta)
+    noise = np.linalg.norm(llama_base - torch_base) / np.linalg.norm(torch_delta)
+    print(
+        f"\nlogit change: correlation {correlation:.3f}, size ratio {ratio:.3f}, noise {noise:.3f}"
+    )
+    assert correlation > 0.9
+    assert 0.8 < ratio < 1.25  # llama.cpp scales by alpha / rank, as peft does
+
+
+def test_tides_llama_cpp_engine_puts_the_adapter_on_both_its_contexts(
+    model_path: Path, random_adapter: tuple[Path, Path]
+) -> None:
+    """Completions (the main context) and scoring (the second one) both see the adapter: the
+    scores match llama.cpp's own adapter-loading path, and they differ from the base's."""
+    from lsp_server.engines.llama_cpp import LlamaCppEngine
+
+    _, out = random_adapter
+    text = "def area(radius):\n    return 3.14159 * radius ** 2\n"
+    plain = LlamaCppEngine(model_path, n_threads=2)
+    try:
+        plain_scores = [s.logprob for s in plain.score(text, lambda: False)]
+        plain_answer = engine_greedy(plain)
+    finally:
+        plain.close()
+    adapted = LlamaCppEngine(model_path, n_threads=2, lora_path=out)
+    try:
+        assert adapted.lora_path == out
+        scores = [s.logprob for s in adapted.score(text, lambda: False)]
+        answer = engine_greedy(adapted)
+        tokens = adapted.tokenize(text)
+    finally:
+        adapted.close()
+    reference = last_logits(model_path, out, tokens[:-1])
+    expected = reference[tokens[-1]] - np.log(np.exp(reference - reference.max()).sum())
+    expected -= reference.max()
+    assert scores[-1] == pytest.approx(expected, abs=0.3)
+    assert np.abs(np.array(scores) - np.array(plain_scores)).max() > 0.5
+    # The greedy tokens may well agree; their log-probabilities cannot.
+    assert answer[1] != pytest.approx(plain_answer[1], abs=1e-3)
+
+
+def engine_greedy(engine) -> tuple[str, float]:
+    """A greedy completion of PROMPT and the sum of its tokens' log-probabilities."""
+    prompt = build_prompt(engine.template, PROMPT, "")
+    stats = GenerationStats()
+    text = "".join(engine.stream(prompt, GenerationParams(max_tokens=12), lambda: False, stats))
+    return text, stats.logprob
+
+
+@pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing`:FutureWarning")
+def test_the_transformers_engine_merges_the_peft_adapter(
+    base: LoadedBase, model_path: Path, random_adapter: tuple[Path, Path]
+) -> None:
+    from lsp_server.engines.transformers_engine import TransformersEngine
+
+    random_dir, _ = random_adapter
+    tokens = area_prompt(base)
+    expected = peft_logits(base, random_dir, tokens)[-1]
+    engine = TransformersEngine(model_path, local_files_only=True, adapter_dir=random_dir)
+    try:
+        assert engine.adapter_dir == random_dir
+        import torch
+
+        with torch.no_grad():
+            ids = torch.tensor([tokens], device=engine.device)
+            merged = engine.model(input_ids=ids).logits[0, -1].double().cpu().numpy()
+    finally:
+        engine.close()
+    np.testing.assert_allclose(merged, expected, atol=1e-2)
+
+
+def test_an_adapter_recorded_for_another_base_is_refused(
+    base: LoadedBase, workspace: Path, model_path: Path, tmp_path: Path
+) -> None:
+    fresh, _ = run(base, workspace, tmp_path / "models", steps=0)
+    out = tmp_path / "other.gguf"
+    other = AdapterMetadata("0" * 64, "some-other-model.gguf", str(workspace), 0, "now")
+    export_gguf(fresh.result.peft_dir, base.file.header, other, out)
+    assert read_adapter(out).base_sha256 == "0" * 64
+    with pytest.raises(AdapterError, match=r"made for another base model \(some-other-model"):
+        validate_adapter(out, model_path, base.file.sha256)
