@@ -1,9 +1,9 @@
 """Which LoRA adapter the served model loads: the workspace's own, one the user names, or none.
 
-An adapter made for another base model would not fail to load: llama.cpp only checks tensor
-shapes, so an adapter of a same-sized model loads and completes garbage. So an adapter is used
-only after its header says it was made for this very base file (sha256, architecture, shapes);
-otherwise the reason is reported and the base model serves alone.
+An adapter made for another base model would not fail to load: llama.cpp checks only the
+architecture and tensor shapes, so an adapter of a same-sized model loads and completes garbage.
+So an adapter is used only after its header says it was made for this very base file (sha256,
+architecture, shapes); otherwise the reason is reported and the base model serves alone.
 """
 
 from collections.abc import Callable
@@ -13,7 +13,8 @@ from pathlib import Path
 from .errors import TideError
 from .tuning.adapters import find_adapter, validate_adapter
 
-# Engines that can put a LoRA adapter on their model, and which of the adapter's files each reads.
+# Engines that can put a LoRA adapter on their model: llama.cpp reads the adapter's GGUF file,
+# transformers its peft folder.
 ADAPTER_ENGINES = ("llama.cpp", "transformers")
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import models
-from .adapter_choice import NO_ADAPTER, AdapterChoice, choose_adapter
+from .adapter_choice import AdapterChoice, choose_adapter
 from .completion import Completer
 from .config import Settings
 from .engines.base import Engine
@@ -114,7 +114,6 @@ class EngineSlot:
         self.completer: Completer | None = None
         self.error: str | None = None
         self.workspace: Path | None = None  # whose adapter "auto" picks
-        self.adapter: AdapterChoice = NO_ADAPTER
         self._loading: asyncio.Task | None = None
 
     def start_load(self, settings: Settings) -> "asyncio.Task[None]":
@@ -155,7 +154,6 @@ class EngineSlot:
             raise
         old = self.completer
         self.completer = Completer(engine)
-        self.adapter = choice
         self.error = None
         if old is not None:
             await self._scheduler.run(None, lambda _t: old.engine.close())
