@@ -13,15 +13,14 @@ import http.client
 import json
 import logging
 import math
-import ssl
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from ..errors import EngineError
 from ..prompts import LEFT_TO_RIGHT, TEMPLATES, Prompt, Segment, Template, template_for_family
 from .base import Engine, GenerationParams, GenerationStats, TokenScore
+from .http_client import HttpClient, excerpt, sse_events
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +28,6 @@ Mode = Literal["auto", "openai", "infill"]
 ServerKind = Literal["llama-server", "llama-cpp-python", "openai"]
 
 _CHARS_PER_TOKEN = 4
-_ERROR_EXCERPT = 300
 # OpenAI's own API refuses more stop strings than this; the rest are cut here on the client.
 _OPENAI_MAX_STOPS = 4
 # Every control marker Tide's templates know: inside the user's text each is broken up, since a
@@ -114,137 +112,6 @@ class StopScanner:
         return held
 
 
-def sse_events(lines: Iterator[bytes]) -> Iterator[str]:
-    """The data of each server-sent event; comments (pings) and other fields are skipped."""
-    data: list[str] = []
-    for raw in lines:
-        line = raw.decode("utf-8", "replace").rstrip("\r\n")
-        if not line:
-            if data:
-                yield "\n".join(data)
-                data = []
-        elif line.startswith("data:"):
-            data.append(line[5:].removeprefix(" "))
-    if data:
-        yield "\n".join(data)
-
-
-def _excerpt(body: bytes) -> str:
-    text = body.decode("utf-8", "replace").strip().replace("\n", " ")
-    return text if len(text) <= _ERROR_EXCERPT else text[:_ERROR_EXCERPT] + "..."
-
-
-class _Client:
-    """JSON over HTTP to one server, with errors turned into EngineError naming the URL."""
-
-    def __init__(self, url: str, api_key: str | None, timeout_s: float) -> None:
-        parts = urllib.parse.urlsplit(url if "://" in url else f"http://{url}")
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise EngineError(f"not an http(s) URL: {url!r}")
-        self.base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-        self._https = parts.scheme == "https"
-        self._host = parts.hostname
-        self._port = parts.port
-        self._path = parts.path.rstrip("/")
-        self._timeout = timeout_s
-        self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if api_key:
-            self._headers["Authorization"] = f"Bearer {api_key}"
-        self._kept: http.client.HTTPConnection | None = None
-
-    def connect(self) -> http.client.HTTPConnection:
-        if self._https:
-            return http.client.HTTPSConnection(
-                self._host, self._port, timeout=self._timeout, context=ssl.create_default_context()
-            )
-        return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
-
-    def failure(self, path: str, exc: BaseException) -> EngineError:
-        where = self.base + path
-        if isinstance(exc, TimeoutError):
-            return EngineError(
-                f"the completion server at {where} did not answer within {self._timeout:g}s"
-            )
-        if isinstance(exc, ConnectionRefusedError):
-            return EngineError(f"cannot reach the completion server at {where}: connection refused")
-        if isinstance(exc, (ConnectionError, http.client.IncompleteRead)):
-            return EngineError(f"the completion server at {where} closed the connection: {exc}")
-        return EngineError(f"cannot reach the completion server at {where}: {exc}")
-
-    def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
-        """Status and body of a short call; a kept connection gone stale is redialled once."""
-        payload = None if body is None else json.dumps(body).encode("utf-8")
-        for attempt in (1, 2):
-            fresh = self._kept is None
-            if fresh:
-                self._kept = self.connect()
-            try:
-                self._kept.request(method, self._path + path, payload, self._headers)
-                response = self._kept.getresponse()
-                data = response.read()
-                if response.will_close:
-                    self.drop()
-                return response.status, data
-            except (OSError, http.client.HTTPException) as exc:
-                self.drop()
-                stale = isinstance(
-                    exc, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
-                )
-                if fresh or not stale or attempt == 2:
-                    raise self.failure(path, exc) from exc
-        raise AssertionError("unreachable")
-
-    def json(self, method: str, path: str, body: Any = None) -> Any:
-        status, data = self.request(method, path, body)
-        if status != 200:
-            raise EngineError(
-                f"the completion server at {self.base + path} answered HTTP {status}: "
-                f"{_excerpt(data)}"
-            )
-        try:
-            return json.loads(data)
-        except ValueError as exc:
-            raise EngineError(
-                f"the completion server at {self.base + path} sent something that is not JSON: "
-                f"{_excerpt(data)}"
-            ) from exc
-
-    def optional_json(self, method: str, path: str, body: Any = None) -> Any | None:
-        """The answer of an endpoint that not every server has; None where it is missing."""
-        status, data = self.request(method, path, body)
-        if status != 200:
-            return None
-        try:
-            return json.loads(data)
-        except ValueError:
-            return None
-
-    def stream(self, path: str, body: Any) -> tuple[http.client.HTTPConnection, Iterator[bytes]]:
-        """A connection of its own streaming the answer's lines; closing it ends the stream."""
-        conn = self.connect()
-        headers = dict(self._headers, Accept="text/event-stream")
-        try:
-            conn.request("POST", self._path + path, json.dumps(body).encode("utf-8"), headers)
-            response = conn.getresponse()
-            if response.status != 200:
-                raise EngineError(
-                    f"the completion server at {self.base + path} answered HTTP "
-                    f"{response.status}: {_excerpt(response.read(4096))}"
-                )
-        except EngineError:
-            conn.close()
-            raise
-        except (OSError, http.client.HTTPException) as exc:
-            conn.close()
-            raise self.failure(path, exc) from exc
-        return conn, iter(response.readline, b"")
-
-    def drop(self) -> None:
-        if self._kept is not None:
-            self._kept.close()
-            self._kept = None
-
-
 class HttpEngine(Engine):
     """A completion server reached over HTTP; see the module docstring for the protocols."""
 
@@ -263,7 +130,7 @@ class HttpEngine(Engine):
     ) -> None:
         if mode not in ("auto", "openai", "infill"):
             raise EngineError(f"unknown HTTP engine mode {mode!r}: use auto, openai or infill")
-        self._client = _Client(url, api_key, timeout_s)
+        self._client = HttpClient(url, api_key, timeout_s)
         self.url = self._client.base
         self.mode = mode
         self.n_ctx = n_ctx
@@ -464,7 +331,7 @@ class HttpEngine(Engine):
         except ValueError as exc:
             raise EngineError(
                 f"the completion server at {self.url + path} sent an event that is not JSON: "
-                f"{_excerpt(event.encode())}"
+                f"{excerpt(event.encode())}"
             ) from exc
         if not isinstance(chunk, dict):
             raise EngineError(f"the completion server at {self.url + path} sent {event[:80]!r}")

@@ -18,8 +18,8 @@ from lsp_server.engines.http import (
     family_from_name,
     infill_parts,
     prompt_text,
-    sse_events,
 )
+from lsp_server.engines.http_client import sse_events
 from lsp_server.errors import EngineError
 from lsp_server.prompts import Prompt, Segment, build_prompt, template_for_family
 
@@ -134,8 +134,8 @@ class StandIn:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Connection", "close")
-                self.end_headers()
                 try:
+                    self.end_headers()  # the client may have given up during the delay
                     for i, piece in enumerate(stand_in.pieces):
                         if stand_in.die_after is not None and i == stand_in.die_after:
                             self.connection.close()
