@@ -16,14 +16,9 @@ from pathlib import Path
 
 import tree_sitter
 
+from lsp_server.context.outline import Definition, ImportSpec, Outline, read_imports
 from lsp_server.context.snippets import Snippet
-from lsp_server.context.workspace import (
-    Definition,
-    ImportSpec,
-    Outline,
-    WorkspaceIndex,
-    read_imports,
-)
+from lsp_server.context.workspace import WorkspaceIndex
 from lsp_server.languages import LanguageInfo, language_for, parser_for
 
 _CHAIN = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*")

@@ -4,7 +4,8 @@ import os
 
 import pytest
 
-from lsp_server.context.workspace import ImportSpec, WorkspaceIndex, read_outline
+from lsp_server.context.outline import ImportSpec, read_outline
+from lsp_server.context.workspace import WorkspaceIndex
 from lsp_server.languages import language_for
 
 from .trees import write
