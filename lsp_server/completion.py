@@ -14,11 +14,12 @@ from .context.window import LineTokenCounter, cursor_window
 from .documents import Snapshot, snapshot_with_text
 from .engines.base import Engine, GenerationParams, GenerationStats
 from .languages import parser_for
+from .parsed_text import ParsedText
 from .postprocess import Edit, line_around, make_edit, stop_at_suffix_opener
 from .prompts import ContextFile, build_prompt
 from .scheduler import Superseded, Ticket
 from .triggers import decide
-from .truncation import ParsedText, SyntaxCut, without_new_errors
+from .truncation import SyntaxCut, without_new_errors
 
 log = logging.getLogger(__name__)
 

@@ -3,13 +3,9 @@
 import pytest
 
 from lsp_server.languages import language_for, parser_for
+from lsp_server.parsed_text import ParsedText
 from lsp_server.postprocess import Edit
-from lsp_server.truncation import (
-    ParsedText,
-    SyntaxCut,
-    introduces_syntax_error,
-    without_new_errors,
-)
+from lsp_server.truncation import SyntaxCut, introduces_syntax_error, without_new_errors
 
 QWEN_STOPS = ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|fim_middle|>")
 CURSOR = "‸"
@@ -500,27 +496,3 @@ def test_a_candidate_that_makes_no_edit_is_not_offered() -> None:
     info = language_for("python")
     assert info is not None
     assert without_new_errors(ParsedText("x = 1\n", parser_for(info)), "y", lambda c: None) == ""
-
-
-# --- ParsedText -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("start", "end", "new"),
-    [
-        (0, 0, "import os\n"),  # at the very start
-        (21, 21, '    y = "é✓"\n    '),  # after multi-byte text, across lines
-        (14, 27, "pass"),  # a replacement spanning a line break
-        (40, 40, ")("),  # an insertion that breaks the file
-    ],
-)
-def test_an_edit_reparsed_incrementally_gives_the_tree_of_a_full_parse(
-    start: int, end: int, new: str
-) -> None:
-    info = language_for("python")
-    assert info is not None
-    text = "def f(a):\n    s = 'ü'\n    return s\n\nprint(f(1))\n"
-    document = ParsedText(text, parser_for(info))
-    edited = text[:start] + new + text[end:]
-    fresh = parser_for(info).parse(edited.encode())
-    assert str(document.replaced(start, end, new).root_node) == str(fresh.root_node)
