@@ -149,6 +149,11 @@ def summary(rows: list[dict]) -> dict:
         if all("pass" in r[row] for r in rows):
             result[row]["pass"] = share(row, "pass")
     result["exact_gain"] = round(result["adapter"]["exact"] - result["base"]["exact"], 1)
+    # The cases the two disagree on decide the gain; with few, it is noise (a sign test).
+    result["only_exact"] = {
+        row: sum(r[row]["exact"] and not r[other]["exact"] for r in rows)
+        for row, other in (("base", "adapter"), ("adapter", "base"))
+    }
     result["latency_overhead"] = round(result["adapter"]["p50_s"] / result["base"]["p50_s"] - 1, 3)
     return result
 

@@ -208,7 +208,11 @@ def _tune(args: argparse.Namespace) -> int:
         model=getattr(args, "model", None),
         model_dir=args.model_dir,
         train=train,
-        examples=ExampleSettings(seed=args.seed, context_budget=args.context_budget),
+        examples=ExampleSettings(
+            seed=args.seed,
+            context_budget=args.context_budget,
+            cross_file_budget=args.cross_file_budget,
+        ),
         held_out_share=args.holdout,
         out=Path(args.out) if args.out else None,
     )
@@ -330,6 +334,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULTS.context_budget,
         metavar="TOKENS",
         help=f"prefix + suffix tokens per example (default {DEFAULTS.context_budget})",
+    )
+    tune.add_argument(
+        "--cross-file-budget",
+        type=int,
+        default=DEFAULTS.cross_file_budget,
+        metavar="TOKENS",
+        help="tokens of other files' code per example, as completions show it "
+        f"(default {DEFAULTS.cross_file_budget}; 0 for none)",
     )
     tune.add_argument(
         "--holdout",

@@ -4,8 +4,11 @@ Each example is what the served model would see if the user stopped typing just 
 of the file: the span is taken out of the text, the prompt is built from what is left exactly as
 a completion builds it (the same window around the cursor, the same token healing, the same
 template through `build_prompt`), and the target is the text the model would then have to
-generate, followed by the marker that ends a completion. Training on anything else would teach
-the adapter a layout it never meets when serving.
+generate, followed by the marker that ends a completion. That includes the other files'
+code a completion shows ahead of the window (definitions from the files the document imports,
+in the repository layout), gathered by the server's own `ContextGatherer` over the workspace:
+trained without it, an adapter meets a layout it never saw on most completions, and learned to
+end them at once.
 
 Spans start where completions start: at a line's indentation (the user starts a new line; up to
 a few lines, as after a block opener) or after a space or punctuation inside a line (the rest of
@@ -14,14 +17,18 @@ the seed and the file's path, so a file yields the same examples whatever else c
 """
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from pathlib import Path
 
 from lsp_server.completion import heal_word
 from lsp_server.config import DEFAULTS
+from lsp_server.context.assemble import ContextGatherer, ContextRequest
 from lsp_server.context.window import LineTokenCounter, cursor_window
+from lsp_server.context.workspace import WorkspaceIndex
+from lsp_server.languages import language_for
 from lsp_server.postprocess import LINE_BREAK, line_around
-from lsp_server.prompts import Prompt, Template, build_prompt
+from lsp_server.prompts import ContextFile, Prompt, Template, build_prompt
 
 from .errors import NoUsableFilesError, TuningError
 from .files import SourceFile, TrainingFiles
@@ -35,6 +42,7 @@ class ExampleSettings:
     # Tokens of prefix + suffix and the suffix's share, as completions use them by default.
     context_budget: int = DEFAULTS.context_budget
     suffix_share: float = DEFAULTS.suffix_share
+    cross_file_budget: int = DEFAULTS.cross_file_budget  # tokens of other files' code
     # The longest middle worth learning: completions stop generating there.
     max_middle_tokens: int = DEFAULTS.max_tokens
     max_middle_lines: int = 3
@@ -75,13 +83,44 @@ def end_marker(template: Template) -> str:
     return template.stops[0]
 
 
+class CrossFileContext:
+    """The other files' code a completion in the workspace shows, gathered as the server gathers
+    it (no open buffers or recent edits here). Held-out files are never shown, so no training
+    prompt carries code the adapter is then measured on."""
+
+    def __init__(
+        self,
+        root: Path,
+        held_out: Collection[str],
+        budget: int,
+        count_tokens: Callable[[str], int],
+    ) -> None:
+        index = WorkspaceIndex(root)
+        while not index.index_some(1.0):
+            pass
+        self.root = index.root
+        self._gatherer = ContextGatherer(index)
+        self._held_out = frozenset(held_out)
+        self._budget = budget
+        self._count_tokens = count_tokens
+
+    def files_for(self, path: str, document: str, cursor: int, visible: str) -> list[ContextFile]:
+        request = ContextRequest(
+            (self.root / path).as_uri(), document, cursor, visible, language_for(path=path)
+        )
+        files = self._gatherer.gather_context(request, self._budget, self._count_tokens)
+        return [f for f in files if f.path not in self._held_out]
+
+
 def file_examples(
     file: SourceFile,
     template: Template,
     count_line: Callable[[str], int],
     settings: ExampleSettings,
+    context: CrossFileContext | None = None,
 ) -> list[FimExample]:
-    """The examples of one file; `count_line` counts a line's tokens (a LineTokenCounter)."""
+    """The examples of one file; `count_line` counts a line's tokens (a LineTokenCounter);
+    `context`, when given, adds the other files' code as completions show it."""
     end = end_marker(template)
     text = file.text
     starts = [0] + [m.end() for m in LINE_BREAK.finditer(text)]
@@ -110,7 +149,9 @@ def file_examples(
                 last -= 1  # a middle ends on code, not on the blank lines after it
             column = indent
         start, stop = starts[line] + column, ends[last]
-        example = _example(file.path, text, line, start, stop, template, end, count_line, settings)
+        example = _example(
+            file.path, text, line, start, stop, template, end, count_line, settings, context
+        )
         if example is not None:
             examples.append(example)
     return examples
@@ -126,6 +167,7 @@ def _example(
     end: str,
     count_line: Callable[[str], int],
     settings: ExampleSettings,
+    context: CrossFileContext | None,
 ) -> FimExample | None:
     span = text[start:stop]
     # The document as it was before the user typed the span, the cursor where it starts.
@@ -139,7 +181,20 @@ def _example(
     middle = window.prefix[kept:] + span
     if count_line(middle) > settings.max_middle_tokens:
         return None
-    prompt = build_prompt(template, prefix, window.suffix)
+    if context is None:
+        prompt = build_prompt(template, prefix, window.suffix)
+    else:
+        files = context.files_for(path, document, start, window.prefix + window.suffix)
+        language = language_for(path=path)
+        prompt = build_prompt(
+            template,
+            prefix,
+            window.suffix,
+            files=files,
+            path=path,
+            repo=context.root.name,
+            line_comment=language.line_comment if language else None,
+        )
     return FimExample(path, line, prefix, middle, window.suffix, prompt, end)
 
 
@@ -153,8 +208,16 @@ def workspace_examples(
     no training file has a span to learn."""
     settings = settings or ExampleSettings()
     count_line = LineTokenCounter(count_tokens)
-    train = [e for f in files.train for e in file_examples(f, template, count_line, settings)]
-    held = [e for f in files.held_out for e in file_examples(f, template, count_line, settings)]
+    context = None
+    if settings.cross_file_budget > 0:
+        held_out = [f.path for f in files.held_out]
+        context = CrossFileContext(files.root, held_out, settings.cross_file_budget, count_tokens)
+
+    def cut(file: SourceFile) -> list[FimExample]:
+        return file_examples(file, template, count_line, settings, context)
+
+    train = [e for f in files.train for e in cut(f)]
+    held = [e for f in files.held_out for e in cut(f)]
     if not train:
         raise NoUsableFilesError(
             f"no usable files to tune on in {files.root}: none of its {len(files.train)} files "

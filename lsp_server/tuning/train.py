@@ -129,10 +129,20 @@ class _Order:
         return int(self._permutation[offset])
 
 
-def _loss(model: Any, example: EncodedExample, device: Any, torch: Any) -> Any:
+def loss_of(model: Any, example: EncodedExample) -> Any:
+    """Mean cross-entropy over the example's target tokens: transformers' loss with `labels`,
+    for a fifth less compute. The targets are the example's last tokens, so the vocabulary
+    projection (over a quarter of a 0.5B model's weights) runs on their positions only, not on
+    the prompt's."""
+    torch, _ = _import_peft()
+    device = next(model.parameters()).device
+    targets = example.target_tokens
     input_ids = torch.tensor([example.input_ids], device=device)  # [1, n]
-    labels = torch.tensor([example.labels], device=device)  # [1, n], IGNORE over the prompt
-    return model(input_ids=input_ids, labels=labels, use_cache=False).loss
+    # Position i predicts token i + 1, so the targets' predictions come from the last
+    # targets + 1 positions, less the very last.
+    out = model(input_ids=input_ids, use_cache=False, logits_to_keep=targets + 1)
+    labels = torch.tensor(example.labels[-targets:], device=device)
+    return torch.nn.functional.cross_entropy(out.logits[0, :-1].float(), labels)
 
 
 def evaluate(model: Any, examples: Sequence[EncodedExample]) -> float | None:
@@ -140,14 +150,13 @@ def evaluate(model: Any, examples: Sequence[EncodedExample]) -> float | None:
     torch, _ = _import_peft()
     if not examples:
         return None
-    device = next(model.parameters()).device
     total = tokens = 0.0
     was_training = model.training
     model.eval()
     with torch.no_grad():
         for example in examples:
             n = example.target_tokens
-            total += _loss(model, example, device, torch).item() * n
+            total += loss_of(model, example).item() * n
             tokens += n
     model.train(was_training)
     return total / tokens
@@ -229,7 +238,6 @@ def _run(
     torch, _ = _import_peft()
     from tqdm import tqdm
 
-    device = next(model.parameters()).device
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=0.0)
     step = 0
@@ -281,7 +289,7 @@ def _run(
             total = 0.0
             for i in range(settings.batch_size):
                 example = examples[order[step * settings.batch_size + i]]
-                loss = _loss(model, example, device, torch)
+                loss = loss_of(model, example)
                 (loss / settings.batch_size).backward()
                 total += loss.item()
             torch.nn.utils.clip_grad_norm_(trainable, settings.max_grad_norm)

@@ -28,10 +28,11 @@ from lsp_server.tuning.adapters import (  # noqa: E402
     validate_adapter,
 )
 from lsp_server.tuning.base import LoadedBase, identify_base, load_base  # noqa: E402
+from lsp_server.tuning.encoding import IGNORE, EncodedExample  # noqa: E402
 from lsp_server.tuning.errors import AdapterError  # noqa: E402
 from lsp_server.tuning.examples import ExampleSettings  # noqa: E402
 from lsp_server.tuning.export import AdapterMetadata, export_gguf  # noqa: E402
-from lsp_server.tuning.train import LoraSettings, TrainSettings  # noqa: E402
+from lsp_server.tuning.train import LoraSettings, TrainSettings, loss_of  # noqa: E402
 from lsp_server.tuning.tune import TuneOutcome, TuneRequest, tune  # noqa: E402
 
 FILES = {
@@ -275,6 +276,40 @@ def peft_logits(base: LoadedBase, peft_dir: Path | None, tokens: list[int]) -> n
 def area_prompt(base: LoadedBase) -> list[int]:
     return base.engine.prompt_tokens(
         build_prompt(base.engine.template, "def area(radius):\n    return ", "\n")
+    )
+
+
+@pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing`:FutureWarning")
+def test_the_training_loss_is_transformers_loss_over_the_middle(
+    base: LoadedBase, random_adapter: tuple[Path, Path]
+) -> None:
+    """The loss projects only the targets' positions onto the vocabulary; it must still be the
+    loss transformers computes from the full labels, and its gradients the same."""
+    import peft
+    import torch
+
+    prompt = area_prompt(base)
+    middle = base.engine.tokenize("math.pi * radius ** 2")
+    example = EncodedExample((*prompt, *middle), (*[IGNORE] * len(prompt), *middle))
+    wrapped = peft.PeftModel.from_pretrained(base.model, str(random_adapter[0]), is_trainable=True)
+    try:
+        ours = loss_of(wrapped, example)
+        ours.backward()
+        our_grads = [p.grad.clone() for p in wrapped.parameters() if p.requires_grad]
+        wrapped.zero_grad(set_to_none=True)
+        full = wrapped(
+            input_ids=torch.tensor([example.input_ids]),
+            labels=torch.tensor([example.labels]),
+            use_cache=False,
+        ).loss
+        full.backward()
+        full_grads = [p.grad for p in wrapped.parameters() if p.requires_grad]
+    finally:
+        wrapped.unload()
+    assert ours.item() == pytest.approx(full.item(), rel=1e-5)
+    assert our_grads and all(
+        torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+        for a, b in zip(our_grads, full_grads, strict=True)
     )
 
 

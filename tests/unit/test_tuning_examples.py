@@ -1,5 +1,6 @@
 """Tests for lsp_server.tuning.examples and .encoding: FIM examples laid out as completions are."""
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from lsp_server.tuning.examples import (
     file_examples,
     workspace_examples,
 )
-from lsp_server.tuning.files import SourceFile, training_files
+from lsp_server.tuning.files import SourceFile, is_held_out, training_files
 
 QWEN = template_for_family("qwen2.5-coder")
 SOURCE = '''"""Shapes and their areas."""
@@ -179,3 +180,54 @@ def test_a_tokenizer_that_merges_across_segments_is_refused() -> None:
 
     with pytest.raises(TuningError, match="not tokenized separately"):
         encode_example(examples()[0], Joint())
+
+
+def _main_using(module: str) -> str:
+    return (
+        f"from {module} import Circle, total_area\n\n\n"
+        "def report(radii: list[float]) -> str:\n"
+        "    circles = [Circle(r) for r in radii]\n"
+        "    area = total_area(circles)\n"
+        '    return f"{len(circles)} circles, {area:.1f} in all"\n\n\n'
+        "def biggest(radii: list[float]) -> Circle:\n"
+        "    return max((Circle(r) for r in radii), key=lambda c: c.area())\n"
+    )
+
+
+def _names(share: float, held: bool) -> Iterator[str]:
+    return (n for n in (f"mod{i}" for i in range(1000)) if is_held_out(f"{n}.py", share) == held)
+
+
+def test_examples_show_the_imported_files_code_as_completions_show_it(tmp_path: Path) -> None:
+    (tmp_path / "shapes.py").write_text(SOURCE, encoding="utf-8")
+    (tmp_path / "main.py").write_text(_main_using("shapes"), encoding="utf-8")
+    files = training_files(tmp_path, held_out_share=0.0)
+    settings = ExampleSettings(context_budget=120, lines_per_example=2, cross_file_budget=400)
+    found = workspace_examples(files, QWEN, chars, settings).train
+    # The examples after the import line: one of the import line itself imports nothing.
+    main = [e for e in found if e.path == "main.py" and e.line > 0]
+    assert main
+    for example in main:
+        # The repository layout: the workspace's name, the imported file, then this one's path.
+        text = example.prompt.text
+        assert text.startswith(f"<|repo_name|>{tmp_path.name}\n<|file_sep|>shapes.py\n")
+        assert "def total_area(shapes: list[Circle]) -> float:" in text
+        assert "<|file_sep|>main.py\n" in text
+        assert text.endswith("<|fim_middle|>" + example.prefix)
+    # Without the budget, the plain layout: nothing but the window.
+    plain = ExampleSettings(context_budget=120, lines_per_example=2, cross_file_budget=0)
+    for example in workspace_examples(files, QWEN, chars, plain).train:
+        assert example.prompt == build_prompt(QWEN, example.prefix, example.suffix)
+
+
+def test_held_out_files_never_show_in_a_training_prompt(tmp_path: Path) -> None:
+    held, kept = next(_names(0.5, True)), next(_names(0.5, False))
+    (tmp_path / f"{held}.py").write_text(SOURCE, encoding="utf-8")
+    (tmp_path / f"{kept}.py").write_text(_main_using(held), encoding="utf-8")
+    files = training_files(tmp_path, held_out_share=0.5)
+    assert [f.path for f in files.held_out] == [f"{held}.py"]
+    settings = ExampleSettings(context_budget=120, lines_per_example=2, cross_file_budget=400)
+    found = workspace_examples(files, QWEN, chars, settings)
+    assert found.train
+    for example in found.train:
+        assert "def total_area" not in example.prompt.text
