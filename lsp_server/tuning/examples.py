@@ -181,20 +181,18 @@ def _example(
     middle = window.prefix[kept:] + span
     if count_line(middle) > settings.max_middle_tokens:
         return None
-    if context is None:
-        prompt = build_prompt(template, prefix, window.suffix)
-    else:
-        files = context.files_for(path, document, start, window.prefix + window.suffix)
-        language = language_for(path=path)
-        prompt = build_prompt(
-            template,
-            prefix,
-            window.suffix,
-            files=files,
-            path=path,
-            repo=context.root.name,
-            line_comment=language.line_comment if language else None,
-        )
+    visible = window.prefix + window.suffix
+    files = context.files_for(path, document, start, visible) if context is not None else []
+    language = language_for(path=path)
+    prompt = build_prompt(
+        template,
+        prefix,
+        window.suffix,
+        files=files,
+        path=path,
+        repo=context.root.name if context is not None else "",
+        line_comment=language.line_comment if language else None,
+    )
     return FimExample(path, line, prefix, middle, window.suffix, prompt, end)
 
 
