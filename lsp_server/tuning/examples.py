@@ -53,6 +53,30 @@ class ExampleSettings:
     max_examples: int = 5_000
     seed: int = 0
 
+    def check(self) -> None:
+        """Raise TuningError naming the first bad setting; the bounds are the server's."""
+        problems = [
+            (
+                self.context_budget < 32,
+                f"the context budget must be 32 tokens or more, not {self.context_budget}",
+            ),
+            (
+                self.cross_file_budget < 0,
+                f"the cross-file budget must be 0 tokens or more, not {self.cross_file_budget}",
+            ),
+            (
+                not 0 <= self.suffix_share <= 0.9,
+                f"the suffix share must be between 0 and 0.9, not {self.suffix_share}",
+            ),
+            (
+                self.max_middle_tokens < 1,
+                f"the longest middle must be 1 token or more, not {self.max_middle_tokens}",
+            ),
+        ]
+        for bad, message in problems:
+            if bad:
+                raise TuningError(message)
+
 
 @dataclass(frozen=True)
 class FimExample:

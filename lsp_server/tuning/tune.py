@@ -63,6 +63,7 @@ def tune(
     """Train (or resume training) the workspace's adapter and export it; `base`, when given,
     is a base already loaded (and left loaded) instead of the one `request.model` names."""
     request.train.check()
+    request.examples.check()
     if request.out is not None and request.out.expanduser().is_dir():
         raise TuningError(f"the adapter file to write, {request.out}, is a folder; name a file")
     workspace = request.workspace.expanduser().resolve()
