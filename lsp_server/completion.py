@@ -24,9 +24,11 @@ from .truncation import SyntaxCut, without_new_errors
 log = logging.getLogger(__name__)
 
 # What token healing backs the prompt off by: the partial word before the cursor with the
-# space before it (BPE vocabularies glue a space to the word after it: " a", " print"), or
-# trailing spaces and indentation, which the model would otherwise repeat.
-_HEALABLE = re.compile(r"(?: ?[A-Za-z_]\w{0,31}|[ \t]+)$")
+# space before it (BPE vocabularies glue a space to the word after it: " a", " print"),
+# trailing spaces and indentation, which the model would otherwise repeat, or trailing
+# punctuation, which BPE glues to what follows ("()", "(self", ".js"): left in the prompt, it
+# ends the text where no tokenizer would, and the model answers `foo(` with "0)" or " x ):".
+_HEALABLE = re.compile(r"(?: ?[A-Za-z_]\w{0,31}|[ \t]+|[^\w\s]{1,3})$")
 SAMPLE_TEMPERATURE = 0.8  # alternatives for cycling should differ from the greedy answer
 
 
@@ -310,9 +312,10 @@ def _accepted(before: Snapshot, edit: Edit) -> tuple[str, int]:
 def heal_word(line_prefix: str, line_suffix: str) -> str:
     """The text before the cursor to back the prompt off by, if any.
 
-    Only a word at its end (nothing word-like after the cursor): the model then re-types it
-    from a token boundary, so `pri|` becomes `print(` instead of a token that never follows
-    "pri" in training data, and an indented blank line does not get one space too many.
+    Only a word, whitespace or punctuation at its end (nothing word-like after the cursor):
+    the model then re-types it from a token boundary, so `pri|` becomes `print(` instead of a
+    token that never follows "pri" in training data, an indented blank line does not get one
+    space too many, and `f(|` may go on as "()" or "(x".
     """
     if line_suffix[:1].isalnum() or line_suffix[:1] == "_":
         return ""

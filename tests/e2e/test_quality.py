@@ -131,3 +131,18 @@ async def test_a_definition_from_an_imported_workspace_file_reaches_the_prompt(
         assert result.items
         line = apply_item(main, result.items[0]).split("\n")[2]
         assert line.startswith("surface = trapezoid_surface("), line
+
+
+HEAL_DOT = "import os\n\n\ndef absolute(name):\n    return os.path.\n"
+
+
+async def test_token_healing_goes_on_after_punctuation_without_doubling_it(model_path):
+    uri = "file:///tmp/tide-e2e/heal_dot.py"
+    async with lsp_session() as client:
+        open_doc(client, uri, HEAL_DOT)
+        result = await inline(client, uri, 4, len("    return os.path."))
+        assert result.items
+        line = apply_item(HEAL_DOT, result.items[0]).split("\n")[4]
+        # The healed "." is typed once, and what follows it starts a name.
+        assert line.startswith("    return os.path."), line
+        assert line[len("    return os.path.") :][:1].isalpha(), line
