@@ -52,12 +52,9 @@ async def test_a_key_typed_during_a_generation_is_answered_from_it(model_path, t
     assert len(runs) == 3 and "typed through" in runs[2], runs
 
 
-ACCEPT_URI = "file:///tmp/tide-e2e/accept.js"
-# JavaScript: the model follows the accepted value with a `//` comment, which in Python would
-# be a syntax error and so no suggestion at all.
-COLORS = (
-    'const COLORS = {\n  red: "#ff0000",\n  green: "#00ff00",\n  blue: "#0000ff",\n  white: \n};\n'
-)
+ACCEPT_URI = "file:///tmp/tide-e2e/accept.py"
+# The accepted line opens a block, so the suggestion after it (its body) is never empty.
+LOOP = "def is_even(n):\n    return n % 2 == 0\n\n\nfor i in range(10):\n    if \n"
 SAFETY = 120  # seconds; a hang guard for the idle work, never part of an assertion
 
 
@@ -75,15 +72,14 @@ async def test_the_suggestion_after_an_accept_is_computed_while_the_user_pauses(
 ):
     log = tmp_path / "tide.log"
     async with lsp_session(args=("--log-file", str(log))) as client:
-        open_doc(client, ACCEPT_URI, COLORS, "javascript")
-        column = len("  white: ")
-        shown = await ask(client, ACCEPT_URI, 4, column)
+        open_doc(client, ACCEPT_URI, LOOP)
+        shown = await ask(client, ACCEPT_URI, 5, len("    if "))
         assert shown.items
         item = shown.items[0]
         # The pause: the next suggestion is computed as if this one were accepted.
         ahead = await wait_for_line(log, f"ahead of accept, {ACCEPT_URI}")
         assert "no suggestion" not in ahead, ahead
-        accepted = apply_multiline(COLORS, item)
+        accepted = apply_multiline(LOOP, item)
         client.text_document_did_change(
             types.DidChangeTextDocumentParams(
                 text_document=types.VersionedTextDocumentIdentifier(uri=ACCEPT_URI, version=2),
