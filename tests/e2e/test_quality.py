@@ -2,6 +2,7 @@
 healing, alternatives, and other files' definitions in the prompt."""
 
 import ast
+import re
 
 import pytest
 from lsprotocol import types
@@ -72,18 +73,28 @@ async def test_no_completion_mid_word_or_inside_strings_and_comments(model_path)
 
 
 HEAL = "import os\n\nfor name in os.listdir('.'):\n    pri\n"
+HEAL_DOT = "import os\n\n\ndef absolute(name):\n    return os.path.\n"
 
 
-async def test_token_healing_completes_a_partial_word_without_doubling_it(model_path):
+@pytest.mark.parametrize(
+    ("text", "line", "typed", "starts", "doubled"),
+    [
+        # A partial word, and punctuation just typed: each re-typed once from a token boundary.
+        (HEAL, 3, "    pri", r"    print\(", ("pripri", "printprint")),
+        (HEAL_DOT, 4, "    return os.path.", r"    return os\.path\.[a-z]", ("..",)),
+    ],
+)
+async def test_token_healing_completes_what_was_typed_without_doubling_it(
+    model_path, text, line, typed, starts, doubled
+):
     uri = "file:///tmp/tide-e2e/heal.py"
     async with lsp_session() as client:
-        open_doc(client, uri, HEAL)
-        result = await inline(client, uri, 3, len("    pri"))
+        open_doc(client, uri, text)
+        result = await inline(client, uri, line, len(typed))
         assert result.items
-        after = apply_item(HEAL, result.items[0])
-        line = after.split("\n")[3]
-        assert line.startswith("    print("), line
-        assert "pripri" not in line and "printprint" not in line
+        completed = apply_item(text, result.items[0]).split("\n")[line]
+        assert re.match(starts, completed), completed
+        assert not any(d in completed for d in doubled), completed
 
 
 CANDIDATES = "import os\n\n\ndef list_python_files(path):\n    return \n"
@@ -131,18 +142,3 @@ async def test_a_definition_from_an_imported_workspace_file_reaches_the_prompt(
         assert result.items
         line = apply_item(main, result.items[0]).split("\n")[2]
         assert line.startswith("surface = trapezoid_surface("), line
-
-
-HEAL_DOT = "import os\n\n\ndef absolute(name):\n    return os.path.\n"
-
-
-async def test_token_healing_goes_on_after_punctuation_without_doubling_it(model_path):
-    uri = "file:///tmp/tide-e2e/heal_dot.py"
-    async with lsp_session() as client:
-        open_doc(client, uri, HEAL_DOT)
-        result = await inline(client, uri, 4, len("    return os.path."))
-        assert result.items
-        line = apply_item(HEAL_DOT, result.items[0]).split("\n")[4]
-        # The healed "." is typed once, and what follows it starts a name.
-        assert line.startswith("    return os.path."), line
-        assert line[len("    return os.path.") :][:1].isalpha(), line
