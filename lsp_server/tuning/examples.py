@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lsp_server.completion import heal_word
-from lsp_server.config import DEFAULTS
+from lsp_server.config import DEFAULTS, apply_settings
 from lsp_server.context.assemble import ContextGatherer, ContextRequest
 from lsp_server.context.window import LineTokenCounter, cursor_window
 from lsp_server.context.workspace import WorkspaceIndex
@@ -54,28 +54,19 @@ class ExampleSettings:
     seed: int = 0
 
     def check(self) -> None:
-        """Raise TuningError naming the first bad setting; the bounds are the server's."""
-        problems = [
-            (
-                self.context_budget < 32,
-                f"the context budget must be 32 tokens or more, not {self.context_budget}",
-            ),
-            (
-                self.cross_file_budget < 0,
-                f"the cross-file budget must be 0 tokens or more, not {self.cross_file_budget}",
-            ),
-            (
-                not 0 <= self.suffix_share <= 0.9,
-                f"the suffix share must be between 0 and 0.9, not {self.suffix_share}",
-            ),
-            (
-                self.max_middle_tokens < 1,
-                f"the longest middle must be 1 token or more, not {self.max_middle_tokens}",
-            ),
-        ]
-        for bad, message in problems:
-            if bad:
-                raise TuningError(message)
+        """Raise TuningError naming the first bad setting, by the server's own bounds for the
+        settings completions use (an example must fit what a completion may show)."""
+        _, problems = apply_settings(
+            DEFAULTS,
+            {
+                "contextBudget": self.context_budget,
+                "suffixShare": self.suffix_share,
+                "crossFileBudget": self.cross_file_budget,
+                "maxTokens": self.max_middle_tokens,
+            },
+        )
+        if problems:
+            raise TuningError(f"bad example settings: {problems[0]}")
 
 
 @dataclass(frozen=True)

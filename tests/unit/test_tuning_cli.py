@@ -35,8 +35,8 @@ def test_tune_on_a_workspace_without_code_fails_before_loading_anything(
         (["--time-budget", "0"], "time budget must be positive"),
         (["--holdout", "1.5"], "held-out share must be at least 0 and below 1"),
         (["--out", "."], "is a folder; name a file"),
-        (["--context-budget", "8"], "context budget must be 32 tokens or more, not 8"),
-        (["--cross-file-budget", "-1"], "cross-file budget must be 0 tokens or more, not -1"),
+        (["--context-budget", "8"], "'contextBudget' must be between 32 and 32768, got 8"),
+        (["--cross-file-budget", "-1"], "'crossFileBudget' must be between 0 and 16384, got -1"),
     ],
 )
 def test_bad_tune_settings_are_refused(

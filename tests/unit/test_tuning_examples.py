@@ -236,10 +236,13 @@ def test_held_out_files_never_show_in_a_training_prompt(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        (ExampleSettings(context_budget=31), "context budget must be 32 tokens or more, not 31"),
-        (ExampleSettings(cross_file_budget=-5), "cross-file budget must be 0 tokens or more"),
-        (ExampleSettings(suffix_share=0.95), "suffix share must be between 0 and 0.9, not 0.95"),
-        (ExampleSettings(max_middle_tokens=0), "longest middle must be 1 token or more, not 0"),
+        (
+            ExampleSettings(context_budget=31),
+            "'contextBudget' must be between 32 and 32768, got 31",
+        ),
+        (ExampleSettings(cross_file_budget=-5), "'crossFileBudget' must be between 0 and 16384"),
+        (ExampleSettings(suffix_share=0.95), "'suffixShare' must be between 0.0 and 0.9, got 0.95"),
+        (ExampleSettings(max_middle_tokens=0), "'maxTokens' must be between 1 and 1024, got 0"),
     ],
 )
 def test_bad_example_settings_are_named(settings: ExampleSettings, message: str) -> None:
