@@ -7,8 +7,7 @@ template through `build_prompt`), and the target is the text the model would the
 generate, followed by the marker that ends a completion. That includes the other files'
 code a completion shows ahead of the window (definitions from the files the document imports,
 in the repository layout), gathered by the server's own `ContextGatherer` over the workspace:
-trained without it, an adapter meets a layout it never saw on most completions, and learned to
-end them at once.
+trained without it, an adapter meets a layout it never saw on most completions.
 
 Spans start where completions start: at a line's indentation (the user starts a new line; up to
 a few lines, as after a block opener) or after a space or punctuation inside a line (the rest of
