@@ -21,6 +21,7 @@ from ..errors import EngineError, ModelError
 from ..models import read_gguf_header
 from ..prompts import Prompt, detect_template
 from .base import Engine, GenerationParams, GenerationStats, TokenScore
+from .generation import generate, room_for
 from .sampling import HealingVocab, choose, log_softmax
 
 log = logging.getLogger(__name__)
@@ -195,49 +196,29 @@ class CTransformersEngine(Engine):
     ) -> Iterator[str]:
         tokens = self.prompt_tokens(prompt)
         stats.prompt_tokens = len(tokens)
-        room = self.n_ctx - len(tokens)
-        if room <= 1:
-            raise EngineError(
-                f"prompt of {len(tokens)} tokens does not fit the context of {self.n_ctx}"
-            )
+        room = room_for(tokens, self.n_ctx)
         rng = np.random.default_rng(params.seed)
-        start = time.perf_counter()
-        try:
-            logits = self._prefill(tokens, cancelled, stats)
-            stats.prompt_ms = (time.perf_counter() - start) * 1000
-            if logits is None:
-                stats.stop_reason = "cancelled"
-                return
-            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            rest = params.heal
-            while True:
-                allowed = self._healing.mask(rest) if rest else None
-                token, logprob = choose(logits, params, rng, allowed)
-                if self._is_end(token):
-                    stats.stop_reason = "eos"
-                    return
-                stats.generated_tokens += 1
-                stats.logprob += logprob
-                piece = decoder.decode(self._bytes(token))
-                rest = rest[len(piece) :] if rest.startswith(piece) else ""
-                if piece:
-                    yield piece
-                if stats.generated_tokens >= min(params.max_tokens, room - 1):
-                    stats.stop_reason = "length"
-                    return
-                if cancelled():
-                    stats.stop_reason = "cancelled"
-                    return
-                self._llm.eval([token], batch_size=1)
-                logits = self._logits()
-        except EngineError:
-            raise
-        except Exception as exc:
-            raise EngineError(f"ctransformers failed while generating: {exc}") from exc
-        finally:
-            if not stats.stop_reason:
-                stats.stop_reason = "done"
-            stats.generate_ms = (time.perf_counter() - start) * 1000 - stats.prompt_ms
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+        def pick(logits: np.ndarray, rest: str) -> tuple[int, float]:
+            return choose(logits, params, rng, self._healing.mask(rest) if rest else None)
+
+        def advance(token: int) -> np.ndarray:
+            self._llm.eval([token], batch_size=1)
+            return self._logits()
+
+        yield from generate(
+            "ctransformers",
+            params,
+            room,
+            cancelled,
+            stats,
+            prefill=lambda: self._prefill(tokens, cancelled, stats),
+            pick=pick,
+            is_end=self._is_end,
+            piece=lambda token: decoder.decode(self._bytes(token)),
+            advance=advance,
+        )
 
     def score(self, text: str, cancelled: Callable[[], bool]) -> list[TokenScore] | None:
         tokens = self.tokenize(text)[: self.n_ctx]

@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import EngineError, ModelError
 from ..prompts import Prompt, Segment, detect_template
 from .base import Engine, GenerationParams, GenerationStats, TokenScore
+from .generation import generate, room_for
 from .kv_sequence import KvSequence
 from .reuse import common_prefix
 from .sampling import HealingVocab, choose, log_softmax
@@ -226,53 +227,34 @@ class LlamaCppEngine(Engine):
             # llama_decode given no tokens corrupts the heap instead of failing.
             stats.stop_reason = "empty prompt"
             return
-        room = self.n_ctx - len(tokens)
-        if room <= 1:
-            raise EngineError(
-                f"prompt of {len(tokens)} tokens does not fit the context of {self.n_ctx}"
-            )
+        room = room_for(tokens, self.n_ctx)
         sequence = self._aux if params.background else self._main
         fault_at = fault_after_tokens()
         rng = np.random.default_rng(params.seed)
-        start = time.perf_counter()
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+        def pick(logits: np.ndarray, rest: str) -> tuple[int, float]:
+            return choose(logits, params, rng, self._vocab.mask(rest) if rest else None)
+
+        def piece(token: int) -> str:
+            if fault_at is not None and stats.generated_tokens > fault_at:
+                raise EngineError("injected engine fault (TIDE_FAULT)")
+            return decoder.decode(self._llm.detokenize([token]))
+
         try:
-            logits = sequence.prefill(tokens, cancelled, stats)
-            stats.prompt_ms = (time.perf_counter() - start) * 1000
-            if logits is None:
-                stats.stop_reason = "cancelled"
-                return
-            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            rest = params.heal
-            while True:
-                allowed = self._vocab.mask(rest) if rest else None
-                token, logprob = choose(logits, params, rng, allowed)
-                if self._is_end(token):
-                    stats.stop_reason = "eos"
-                    return
-                stats.generated_tokens += 1
-                stats.logprob += logprob
-                if fault_at is not None and stats.generated_tokens > fault_at:
-                    raise EngineError("injected engine fault (TIDE_FAULT)")
-                piece = decoder.decode(self._llm.detokenize([token]))
-                rest = rest[len(piece) :] if rest.startswith(piece) else ""
-                if piece:
-                    yield piece
-                if stats.generated_tokens >= min(params.max_tokens, room - 1):
-                    stats.stop_reason = "length"
-                    return
-                if cancelled():
-                    stats.stop_reason = "cancelled"
-                    return
-                logits = sequence.decode([token])[-1]
-        except EngineError:
-            raise
-        except Exception as exc:
-            raise EngineError(f"llama.cpp failed while generating: {exc}") from exc
+            yield from generate(
+                "llama.cpp",
+                params,
+                room,
+                cancelled,
+                stats,
+                prefill=lambda: sequence.prefill(tokens, cancelled, stats),
+                pick=pick,
+                is_end=self._is_end,
+                piece=piece,
+                advance=lambda token: sequence.decode([token])[-1],
+            )
         finally:
-            if not stats.stop_reason:
-                stats.stop_reason = "done"
-            total = (time.perf_counter() - start) * 1000
-            stats.generate_ms = total - stats.prompt_ms
             log.debug(
                 "kv reuse %d/%d prompt tokens, %d moved, evaluated %d, generated %d (%s)",
                 stats.reused_tokens,

@@ -17,7 +17,9 @@ import numpy as np
 from ..errors import EngineError, ModelError
 from ..prompts import Prompt, Segment, detect_template
 from .base import Engine, GenerationParams, GenerationStats, TokenScore
+from .generation import generate, room_for
 from .reuse import common_prefix, evaluate_from
+from .sampling import HealingVocab
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +219,7 @@ class TransformersEngine(Engine):
         # Fixes and scoring use their own cache: background work must not evict the prompt the
         # next keystroke will reuse.
         self._aux = _Sequence(self._model, self.device, n_batch)
-        self._pieces: list[str] | None = None
+        self._vocab = HealingVocab(lambda t: self._tokenizer.decode([t]), self._control)
         self.template = detect_template(self.is_single_token)
         log.info(
             "loaded %s with transformers in %.1fs (template %s, %s, %s)",
@@ -268,16 +270,6 @@ class TransformersEngine(Engine):
                 tokens.extend(self.tokenize(segment.text))
         return tokens
 
-    def _healing_mask(self, rest: str) -> np.ndarray:
-        """Tokens whose text agrees with `rest`, the part of the healed word not yet produced."""
-        if self._pieces is None:
-            decode = self._tokenizer.decode
-            self._pieces = [decode([t]) for t in range(len(self._control))]
-        allowed = np.array(
-            [bool(p) and (p.startswith(rest) or rest.startswith(p)) for p in self._pieces]
-        )
-        return allowed & ~self._control
-
     def _choose(
         self, logits: Any, params: GenerationParams, rng: np.random.Generator, rest: str
     ) -> tuple[int, float]:
@@ -285,7 +277,7 @@ class TransformersEngine(Engine):
         logprobs = torch.log_softmax(logits, dim=-1)  # [vocab]
         masked = logits
         if rest:
-            allowed = torch.from_numpy(self._healing_mask(rest)).to(logits.device)
+            allowed = torch.from_numpy(self._vocab.mask(rest)).to(logits.device)
             masked = logits.masked_fill(~allowed, float("-inf"))
         if params.temperature <= 0:
             token = int(torch.argmax(masked))
@@ -306,48 +298,22 @@ class TransformersEngine(Engine):
     ) -> Iterator[str]:
         tokens = self.prompt_tokens(prompt)
         stats.prompt_tokens = len(tokens)
-        room = self.n_ctx - len(tokens)
-        if room <= 1:
-            raise EngineError(
-                f"prompt of {len(tokens)} tokens does not fit the context of {self.n_ctx}"
-            )
+        room = room_for(tokens, self.n_ctx)
         sequence = self._aux if params.background else self._main
         rng = np.random.default_rng(params.seed)
-        start = time.perf_counter()
-        try:
-            logits = sequence.prefill(tokens, cancelled, stats)
-            stats.prompt_ms = (time.perf_counter() - start) * 1000
-            if logits is None:
-                stats.stop_reason = "cancelled"
-                return
-            detokenizer = _Detokenizer(self._tokenizer, tokens[-1] if tokens else None)
-            rest = params.heal
-            while True:
-                token, logprob = self._choose(logits, params, rng, rest)
-                if self._control[token]:
-                    stats.stop_reason = "eos"
-                    return
-                stats.generated_tokens += 1
-                stats.logprob += logprob
-                piece = detokenizer.push(token)
-                rest = rest[len(piece) :] if rest.startswith(piece) else ""
-                if piece:
-                    yield piece
-                if stats.generated_tokens >= min(params.max_tokens, room - 1):
-                    stats.stop_reason = "length"
-                    return
-                if cancelled():
-                    stats.stop_reason = "cancelled"
-                    return
-                logits = sequence.decode([token])[-1]
-        except EngineError:
-            raise
-        except Exception as exc:
-            raise EngineError(f"transformers failed while generating: {exc}") from exc
-        finally:
-            if not stats.stop_reason:
-                stats.stop_reason = "done"
-            stats.generate_ms = (time.perf_counter() - start) * 1000 - stats.prompt_ms
+        detokenizer = _Detokenizer(self._tokenizer, tokens[-1] if tokens else None)
+        yield from generate(
+            "transformers",
+            params,
+            room,
+            cancelled,
+            stats,
+            prefill=lambda: sequence.prefill(tokens, cancelled, stats),
+            pick=lambda logits, rest: self._choose(logits, params, rng, rest),
+            is_end=lambda token: bool(self._control[token]),
+            piece=detokenizer.push,
+            advance=lambda token: sequence.decode([token])[-1],
+        )
 
     def score(self, text: str, cancelled: Callable[[], bool]) -> list[TokenScore] | None:
         encoded = self._tokenizer(
