@@ -18,6 +18,7 @@ import tree_sitter
 
 from lsp_server.context.outline import Definition, ImportSpec, Outline, read_imports
 from lsp_server.context.snippets import Snippet
+from lsp_server.context.window import lines_span
 from lsp_server.context.workspace import WorkspaceIndex
 from lsp_server.languages import LanguageInfo, language_for, parser_for
 
@@ -61,18 +62,7 @@ def usages_near(text: str, cursor: int, before: int = 30, after: int = 10) -> li
 
     Lines below the cursor count half a line farther: what was just written matters more.
     """
-    start = cursor
-    for _ in range(before + 1):
-        start = text.rfind("\n", 0, start)
-        if start < 0:
-            break
-    start += 1
-    end = cursor - 1
-    for _ in range(after + 1):
-        end = text.find("\n", end + 1)
-        if end < 0:
-            end = len(text)
-            break
+    start, end = lines_span(text, cursor, before, after)
     cursor_line = text.count("\n", start, cursor)
     nearest: dict[tuple[str, ...], float] = {}
     line, scanned = 0, start

@@ -15,7 +15,7 @@ from ..documents import Snapshot
 from ..engines.base import Engine
 from ..prompts import ContextFile
 from .assemble import ContextGatherer, ContextRequest
-from .snippets import RecentEdits
+from .snippets import RecentEdits, cursor_text
 from .workspace import WorkspaceIndex
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class ContextService:
         path = self.gatherer.path_of(snapshot.uri)
         if budget <= 0 or len(snapshot.text) > MAX_DOCUMENT_CHARS:
             return (), path
-        visible = _lines_around(snapshot.text, cursor, VISIBLE_BEFORE, VISIBLE_AFTER)
+        visible = cursor_text(snapshot.text, cursor, VISIBLE_BEFORE, VISIBLE_AFTER)
         open_buffers = tuple((u, t) for u, t in open_buffers if len(t) <= MAX_DOCUMENT_CHARS)
         request = ContextRequest(
             snapshot.uri,
@@ -104,19 +104,3 @@ class ContextService:
         )
         files = self.gatherer.gather_context(request, budget, engine.count_tokens)
         return tuple(files), path
-
-
-def _lines_around(text: str, cursor: int, before: int, after: int) -> str:
-    """The text of `before` lines above the cursor's line through `after` lines below it."""
-    start = cursor
-    for _ in range(before + 1):
-        start = text.rfind("\n", 0, start)
-        if start < 0:
-            break
-    end = cursor
-    for _ in range(after + 1):
-        end = text.find("\n", end + 1)
-        if end < 0:
-            end = len(text)
-            break
-    return text[start + 1 : end]

@@ -10,6 +10,8 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from .window import lines_span
+
 CHUNK_LINES = 20
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -236,15 +238,5 @@ def similar_snippets(
 
 def cursor_text(text: str, cursor: int, before: int = 15, after: int = 5) -> str:
     """The lines around the cursor that similarity and symbol lookups start from."""
-    start = cursor
-    for _ in range(before + 1):
-        start = text.rfind("\n", 0, start)
-        if start < 0:
-            break
-    end = cursor - 1
-    for _ in range(after + 1):
-        end = text.find("\n", end + 1)
-        if end < 0:
-            end = len(text)
-            break
-    return text[start + 1 : end]
+    start, end = lines_span(text, cursor, before, after)
+    return text[start:end]

@@ -79,6 +79,22 @@ def _head_within(line: str, budget: int, count: Callable[[str], int]) -> str:
     return text
 
 
+def lines_span(text: str, cursor: int, before: int, after: int) -> tuple[int, int]:
+    """Offsets of the text from `before` lines above the cursor's line through `after` below."""
+    start = cursor
+    for _ in range(before + 1):
+        start = text.rfind("\n", 0, start)
+        if start < 0:
+            break
+    end = cursor - 1
+    for _ in range(after + 1):
+        end = text.find("\n", end + 1)
+        if end < 0:
+            end = len(text)
+            break
+    return start + 1, end
+
+
 def cursor_window(
     text: str,
     cursor: int,
