@@ -8,7 +8,7 @@ without a syntax tree.
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Literal
 
@@ -135,6 +135,21 @@ _C_COMMENT = ("/*", "*/")
 _BRACE = ("{",)
 _JS_OPENERS = ("{", "=>")
 
+_TYPESCRIPT = LanguageInfo(
+    id="typescript",
+    extensions=(".ts", ".mts", ".cts"),
+    line_comment="//",
+    block_openers=_TS_BLOCKS,
+    string_types=_JS_STRINGS,
+    comment_types=_JS_COMMENTS,
+    stop_sequences=_TS_STOPS,
+    import_query=_JS_IMPORTS,
+    definition_query=_TS_DEFINITIONS,
+    opener_tokens=_JS_OPENERS,
+    block_comment=_C_COMMENT,
+    interpolation_types=("template_substitution",),
+)
+
 _LANGUAGES = (
     LanguageInfo(
         id="python",
@@ -163,34 +178,9 @@ _LANGUAGES = (
         block_comment=_C_COMMENT,
         interpolation_types=("template_substitution",),
     ),
-    LanguageInfo(
-        id="typescript",
-        extensions=(".ts", ".mts", ".cts"),
-        line_comment="//",
-        block_openers=_TS_BLOCKS,
-        string_types=_JS_STRINGS,
-        comment_types=_JS_COMMENTS,
-        stop_sequences=_TS_STOPS,
-        import_query=_JS_IMPORTS,
-        definition_query=_TS_DEFINITIONS,
-        opener_tokens=_JS_OPENERS,
-        block_comment=_C_COMMENT,
-        interpolation_types=("template_substitution",),
-    ),
-    LanguageInfo(
-        id="typescriptreact",
-        extensions=(".tsx",),
-        line_comment="//",
-        block_openers=_TS_BLOCKS,
-        string_types=_JS_STRINGS,
-        comment_types=_JS_COMMENTS,
-        stop_sequences=_TS_STOPS,
-        import_query=_JS_IMPORTS,
-        definition_query=_TS_DEFINITIONS,
-        opener_tokens=_JS_OPENERS,
-        block_comment=_C_COMMENT,
-        interpolation_types=("template_substitution",),
-    ),
+    _TYPESCRIPT,
+    # TSX is TypeScript with JSX: the same grammar rules apply.
+    replace(_TYPESCRIPT, id="typescriptreact", extensions=(".tsx",)),
     LanguageInfo(
         id="go",
         extensions=(".go",),
