@@ -11,15 +11,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from lsp_server.engines.base import GenerationParams, GenerationStats
-from lsp_server.engines.http import (
-    HttpEngine,
+from lsp_server.engines.http import HttpEngine
+from lsp_server.engines.http_client import sse_events
+from lsp_server.engines.http_text import (
     StopScanner,
     defang,
     family_from_name,
     infill_parts,
     prompt_text,
 )
-from lsp_server.engines.http_client import sse_events
 from lsp_server.errors import EngineError
 from lsp_server.prompts import Prompt, Segment, build_prompt, template_for_family
 
