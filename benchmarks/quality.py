@@ -457,7 +457,8 @@ def part_cases(part: str, args: argparse.Namespace) -> list[dict]:
 async def run(args: argparse.Namespace) -> None:
     RESULTS.mkdir(exist_ok=True)
     parts = ["humaneval", "multiline", "lines", "crossfile"] if args.part == "all" else [args.part]
-    summary = {"command": "python -m benchmarks.quality " + " ".join(sys.argv[1:])}
+    command = "python -m benchmarks.quality " + " ".join(sys.argv[1:])
+    summary: dict = {"command": command}
     if args.summarize:
         for part in parts:
             rows = done_rows(RESULTS / f"quality-{part}.jsonl")
@@ -477,12 +478,20 @@ async def run(args: argparse.Namespace) -> None:
             for log in RESULTS.glob(f"quality-{part}-*.log"):
                 log.unlink()
         rows = await run_part(part, cases, engine, {}, out, done_rows(out))
-        summary[part] = summarize(rows, part)
+        summary[part] = {"command": command, **summarize(rows, part)}
         if part == "lines":
             summary[part]["breakdown"] = breakdown(rows, cases)
         print(json.dumps(summary[part], indent=2), flush=True)
+        save_summary(part, summary[part])
     engine.close()
-    (RESULTS / "quality-summary.json").write_text(json.dumps(summary, indent=2))
+
+
+def save_summary(part: str, figures: dict) -> None:
+    """Replace one part's figures in quality-summary.json, keeping the other parts'."""
+    path = RESULTS / "quality-summary.json"
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    saved[part] = figures
+    path.write_text(json.dumps(saved, indent=2) + "\n")
 
 
 def main() -> None:
