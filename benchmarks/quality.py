@@ -364,7 +364,11 @@ async def run_part(
                 started = time.perf_counter()
                 tide = await tide_completion(editor, uri, case)
                 record[f"{row}_s"] = round(time.perf_counter() - started, 2)
-                record[row] = {**score(case, tide, multiline), "text": tide}
+                record[row] = {
+                    **score(case, tide, multiline),
+                    "text": tide,
+                    "thrown_away": thrown_away(RESULTS / f"quality-{part}-{row}.log", uri),
+                }
             if "task" in case:
                 # A single-line task is judged on the first line of each answer, as its exact
                 # match is; a multi-line task on the whole answer.
@@ -383,17 +387,22 @@ async def run_part(
     return rows
 
 
-_THROWN_AWAY = re.compile(r"complete \S+ v\d+: window .* (\d+) tok thrown away")
+_THROWN_AWAY = re.compile(r"complete (\S+) v\d+: window .* (\d+) tok thrown away")
 
 
-def thrown_away(log: Path) -> list[int]:
-    """Generated tokens the cut left out, per model run, from the server's log."""
+def thrown_away(log: Path, uri: str) -> list[int]:
+    """Generated tokens the cut left out, per model run on this document, from the server's log.
+
+    Kept in each case's record, since the log is not: a run resumed on another machine still
+    has every case's figure.
+    """
     if not log.exists():
         return []
-    return [int(m.group(1)) for m in _THROWN_AWAY.finditer(log.read_text(errors="replace"))]
+    text = log.read_text(errors="replace")
+    return [int(m.group(2)) for m in _THROWN_AWAY.finditer(text) if m.group(1) == uri]
 
 
-def summarize(rows: list[dict], part: str | None = None) -> dict:
+def summarize(rows: list[dict]) -> dict:
     out: dict = {"cases": len(rows)}
     for row in ("naive", "tide", "tide_no_crossfile"):
         have = [r[row] for r in rows if row in r]
@@ -414,7 +423,7 @@ def summarize(rows: list[dict], part: str | None = None) -> dict:
             out[row]["pass_at_1_pct"] = pct("pass")
         latency = [r[f"{row}_s"] for r in rows if f"{row}_s" in r]
         out[row]["latency_s_p50"] = round(statistics.median(latency), 2)
-        cut = thrown_away(RESULTS / f"quality-{part}-{row}.log") if part else []
+        cut = [n for r in rows if row in r for n in r[row].get("thrown_away", [])]
         if cut:
             out[row]["thrown_away_tokens_median"] = statistics.median(cut)
     return out
@@ -463,7 +472,7 @@ async def run(args: argparse.Namespace) -> None:
         for part in parts:
             rows = done_rows(RESULTS / f"quality-{part}.jsonl")
             if rows:
-                summary[part] = summarize(rows, part)
+                summary[part] = summarize(rows)
                 if part == "lines":
                     summary[part]["breakdown"] = breakdown(rows, part_cases(part, args))
         print(json.dumps(summary, indent=2))
@@ -478,7 +487,7 @@ async def run(args: argparse.Namespace) -> None:
             for log in RESULTS.glob(f"quality-{part}-*.log"):
                 log.unlink()
         rows = await run_part(part, cases, engine, {}, out, done_rows(out))
-        summary[part] = {"command": command, **summarize(rows, part)}
+        summary[part] = {"command": command, **summarize(rows)}
         if part == "lines":
             summary[part]["breakdown"] = breakdown(rows, cases)
         print(json.dumps(summary[part], indent=2), flush=True)
