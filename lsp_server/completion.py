@@ -62,6 +62,15 @@ class CompletionResult:
     reason: str = ""  # why there is no suggestion, when there is none
 
 
+def rank(candidates: list[Candidate]) -> list[Candidate]:
+    """The candidates in the order the editor cycles through them.
+
+    The greedy answer (the first) stays first: it is what as-you-type shows and what
+    type-through remembers. The samples follow, the most likely per token first.
+    """
+    return candidates[:1] + sorted(candidates[1:], key=lambda c: -c.logprob)
+
+
 def skip_reason(snapshot: Snapshot, settings: Settings) -> str | None:
     """Why no completion should be offered in this document at all, if any."""
     if not settings.enable:
@@ -265,9 +274,7 @@ class Completer:
             if edit is not None and all(c.edit != edit for c in candidates):
                 mean = stats.logprob / max(stats.generated_tokens, 1)
                 candidates.append(Candidate(edit, completion, mean))
-        # The greedy answer stays first: it is what as-you-type shows and what type-through
-        # remembers; the samples follow, most likely first.
-        ranked = candidates[:1] + sorted(candidates[1:], key=lambda c: -c.logprob)
+        ranked = rank(candidates)
         best = ranked[0] if ranked else None
         engine_ms = (time.perf_counter() - start) * 1000
         log.info(

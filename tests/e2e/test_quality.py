@@ -112,6 +112,8 @@ async def test_an_explicit_request_gets_ranked_alternatives(model_path):
             ast.parse(apply_item(CANDIDATES, item))
         automatic = await inline(client, uri, 4, len("    return "))
         assert len(automatic.items) == 1
+        # The greedy answer, the one shown as you type, leads the alternatives.
+        assert automatic.items[0].insert_text == texts[0]
 
 
 async def test_plain_text_of_an_unknown_language_still_completes(model_path):

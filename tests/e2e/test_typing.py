@@ -1,6 +1,7 @@
 """Typing while a suggestion is being generated, through the real server and model."""
 
 import asyncio
+import re
 
 import pytest
 from lsprotocol import types
@@ -94,4 +95,44 @@ async def test_the_suggestion_after_an_accept_is_computed_while_the_user_pauses(
         assert after_both.startswith(accepted[: accepted.index(item.insert_text)])
     runs = [line for line in log.read_text().splitlines() if f"complete {ACCEPT_URI} v" in line]
     # The shown suggestion ran the model; the one after the accept came from memory.
+    assert len(runs) == 2 and "typed through" in runs[1], runs
+
+
+PARTIAL_URI = "file:///tmp/tide-e2e/partial.py"
+
+
+def _first_word(text: str) -> str:
+    return re.match(r"\s*\w+|\s*\W", text).group()
+
+
+@pytest.mark.parametrize(
+    "part", [_first_word, lambda text: text.split("\n")[0]], ids=["word", "line"]
+)
+async def test_a_partial_accept_leaves_the_rest_of_the_suggestion_exactly(
+    part, model_path, tmp_path
+):
+    log = tmp_path / "tide.log"
+    async with lsp_session(args=("--log-file", str(log))) as client:
+        open_doc(client, PARTIAL_URI, BODY)
+        shown = await ask(client, PARTIAL_URI, 2, 4)
+        assert shown.items
+        item = shown.items[0]
+        assert "\n" in item.insert_text  # a body: both a word and a line leave something
+        whole = apply_multiline(BODY, item)
+        # The editor inserts the accepted part over the item's own range, as it would the whole.
+        accepted = part(item.insert_text)
+        partial = types.InlineCompletionItem(accepted, range=item.range)
+        typed = apply_multiline(BODY, partial)
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=PARTIAL_URI, version=2),
+                content_changes=[types.TextDocumentContentChangeWholeDocument(typed)],
+            )
+        )
+        column = item.range.start.character + len(accepted)
+        rest = await ask(client, PARTIAL_URI, 2, column)
+        assert rest.items
+        assert apply_multiline(typed, rest.items[0]) == whole
+    runs = [line for line in log.read_text().splitlines() if f"complete {PARTIAL_URI} v" in line]
+    # The rest came from the suggestion already shown, not from a second model run.
     assert len(runs) == 2 and "typed through" in runs[1], runs
