@@ -23,6 +23,8 @@ import tree_sitter_python
 import tree_sitter_rust
 import tree_sitter_typescript
 
+from . import language_queries as queries
+
 
 @dataclass(frozen=True)
 class LanguageInfo:
@@ -45,83 +47,14 @@ class LanguageInfo:
     interpolation_types: tuple[str, ...] = ()
     # Tree-sitter queries over a file's imports and its definitions; empty when Tide has none.
     # Import captures: @module (what is imported from), @name (the symbol), @alias (the local
-    # name), @wildcard and @default (flags). Definition captures: @name, and the definition
-    # node as @definition.KIND; nested definitions match too and callers keep the top level.
+    # name), @wildcard and @default (flags); Rust's `mod x;` is a @module alone, and `c::W` in
+    # a `use a::{c::W}` list one @name. Definition captures: @name, and the definition node as
+    # @definition.KIND; nested definitions match too and callers keep the top level.
     import_query: str = ""
     definition_query: str = ""
 
 
 QueryKind = Literal["imports", "definitions"]
-
-_PY_IMPORTS = """
-(import_statement name: (dotted_name) @module)
-(import_statement name: (aliased_import name: (dotted_name) @module alias: (identifier) @alias))
-(import_from_statement module_name: (_) @module name: (dotted_name) @name)
-(import_from_statement
-  module_name: (_) @module
-  name: (aliased_import name: (dotted_name) @name alias: (identifier) @alias))
-(import_from_statement module_name: (_) @module (wildcard_import) @wildcard)
-"""
-_PY_DEFINITIONS = """
-(function_definition name: (identifier) @name) @definition.function
-(class_definition name: (identifier) @name) @definition.class
-(expression_statement (assignment left: (identifier) @name)) @definition.variable
-"""
-_JS_IMPORTS = """
-(import_statement
-  (import_clause
-    (named_imports (import_specifier name: (identifier) @name alias: (identifier)? @alias)))
-  source: (string (string_fragment) @module))
-(import_statement
-  (import_clause (identifier) @alias @default)
-  source: (string (string_fragment) @module))
-(import_statement
-  (import_clause (namespace_import (identifier) @alias))
-  source: (string (string_fragment) @module))
-(variable_declarator
-  name: (identifier) @alias
-  value: (call_expression
-    function: (identifier) @_require
-    arguments: (arguments . (string (string_fragment) @module)))
-  (#eq? @_require "require"))
-(variable_declarator
-  name: (object_pattern
-    [(shorthand_property_identifier_pattern) @name
-     (pair_pattern key: (property_identifier) @name value: (identifier) @alias)])
-  value: (call_expression
-    function: (identifier) @_require
-    arguments: (arguments . (string (string_fragment) @module)))
-  (#eq? @_require "require"))
-"""
-_JS_DEFINITIONS = """
-(function_declaration name: (identifier) @name) @definition.function
-(generator_function_declaration name: (identifier) @name) @definition.function
-(class_declaration name: (_) @name) @definition.class
-(lexical_declaration (variable_declarator name: (identifier) @name) @definition.variable)
-(variable_declaration (variable_declarator name: (identifier) @name) @definition.variable)
-"""
-_TS_DEFINITIONS = f"""{_JS_DEFINITIONS}
-(function_signature name: (identifier) @name) @definition.function
-(abstract_class_declaration name: (type_identifier) @name) @definition.class
-(interface_declaration name: (type_identifier) @name) @definition.interface
-(type_alias_declaration name: (type_identifier) @name) @definition.type
-(enum_declaration name: (identifier) @name) @definition.enum
-"""
-_GO_IMPORTS = """
-(import_spec name: (package_identifier) @alias path: (_) @module)
-(import_spec name: (dot) @wildcard path: (_) @module)
-(import_spec !name path: (_) @module)
-"""
-_GO_DEFINITIONS = """
-(function_declaration name: (identifier) @name) @definition.function
-(method_declaration name: (field_identifier) @name) @definition.method
-(type_declaration (type_spec name: (type_identifier) @name) @definition.type)
-(type_declaration (type_alias name: (type_identifier) @name) @definition.type)
-(const_declaration (const_spec name: (identifier) @name) @definition.const)
-(var_declaration (var_spec name: (identifier) @name) @definition.variable)
-(var_declaration (var_spec_list (var_spec name: (identifier) @name) @definition.variable))
-"""
-
 
 _JS_BLOCKS = ("statement_block", "class_body", "switch_body")
 _JS_STRINGS = ("string", "template_string")
@@ -132,6 +65,10 @@ _TS_STOPS = (*_JS_STOPS, "\ninterface ")
 _C_BLOCKS = ("compound_statement", "field_declaration_list", "enumerator_list")
 _C_STRINGS = ("string_literal", "char_literal", "concatenated_string", "system_lib_string")
 _C_COMMENT = ("/*", "*/")
+# C's next function starts with its return type, which no fixed string tells apart (`int main(`
+# is one of thousands), so these stop only where a new top-level declaration starts at column 0
+# with a word that starts nothing else there; a function's body is indented, so none cuts it.
+_C_STOPS = ("\n#include", "\n#define ", "\nstruct ", "\nenum ", "\ntypedef ", "\nstatic ")
 _BRACE = ("{",)
 _JS_OPENERS = ("{", "=>")
 
@@ -143,8 +80,8 @@ _TYPESCRIPT = LanguageInfo(
     string_types=_JS_STRINGS,
     comment_types=_JS_COMMENTS,
     stop_sequences=_TS_STOPS,
-    import_query=_JS_IMPORTS,
-    definition_query=_TS_DEFINITIONS,
+    import_query=queries.JS_IMPORTS,
+    definition_query=queries.TS_DEFINITIONS,
     opener_tokens=_JS_OPENERS,
     block_comment=_C_COMMENT,
     interpolation_types=("template_substitution",),
@@ -159,8 +96,8 @@ _LANGUAGES = (
         string_types=("string", "concatenated_string"),
         comment_types=("comment",),
         stop_sequences=("\nclass ", "\ndef ", "\nasync def ", "\nif __name__"),
-        import_query=_PY_IMPORTS,
-        definition_query=_PY_DEFINITIONS,
+        import_query=queries.PY_IMPORTS,
+        definition_query=queries.PY_DEFINITIONS,
         opener_tokens=(":",),
         interpolation_types=("interpolation",),
     ),
@@ -172,8 +109,8 @@ _LANGUAGES = (
         string_types=_JS_STRINGS,
         comment_types=_JS_COMMENTS,
         stop_sequences=_JS_STOPS,
-        import_query=_JS_IMPORTS,
-        definition_query=_JS_DEFINITIONS,
+        import_query=queries.JS_IMPORTS,
+        definition_query=queries.JS_DEFINITIONS,
         opener_tokens=_JS_OPENERS,
         block_comment=_C_COMMENT,
         interpolation_types=("template_substitution",),
@@ -189,8 +126,8 @@ _LANGUAGES = (
         string_types=("interpreted_string_literal", "raw_string_literal", "rune_literal"),
         comment_types=("comment",),
         stop_sequences=("\nfunc ", "\ntype "),
-        import_query=_GO_IMPORTS,
-        definition_query=_GO_DEFINITIONS,
+        import_query=queries.GO_IMPORTS,
+        definition_query=queries.GO_DEFINITIONS,
         opener_tokens=_BRACE,
         block_comment=_C_COMMENT,
     ),
@@ -208,6 +145,8 @@ _LANGUAGES = (
         string_types=("string_literal", "raw_string_literal", "char_literal"),
         comment_types=("line_comment", "block_comment"),
         stop_sequences=("\nfn ", "\npub fn ", "\nimpl "),
+        import_query=queries.RUST_IMPORTS,
+        definition_query=queries.RUST_DEFINITIONS,
         opener_tokens=_BRACE,
         block_comment=_C_COMMENT,
     ),
@@ -226,6 +165,18 @@ _LANGUAGES = (
         ),
         string_types=("string_literal", "character_literal"),
         comment_types=("line_comment", "block_comment"),
+        # Members are indented, so `public` or a type keyword at column 0 starts the next type.
+        stop_sequences=(
+            "\npublic ",
+            "\nclass ",
+            "\ninterface ",
+            "\nenum ",
+            "\nrecord ",
+            "\nabstract class ",
+            "\nfinal class ",
+        ),
+        import_query=queries.JAVA_IMPORTS,
+        definition_query=queries.JAVA_DEFINITIONS,
         opener_tokens=_BRACE,
         block_comment=_C_COMMENT,
     ),
@@ -236,6 +187,9 @@ _LANGUAGES = (
         block_openers=_C_BLOCKS,
         string_types=_C_STRINGS,
         comment_types=("comment",),
+        stop_sequences=_C_STOPS,
+        import_query=queries.C_IMPORTS,
+        definition_query=queries.C_DEFINITIONS,
         opener_tokens=_BRACE,
         block_comment=_C_COMMENT,
     ),
@@ -246,6 +200,9 @@ _LANGUAGES = (
         block_openers=(*_C_BLOCKS, "declaration_list"),
         string_types=(*_C_STRINGS, "raw_string_literal"),
         comment_types=("comment",),
+        stop_sequences=(*_C_STOPS, "\nnamespace ", "\nclass ", "\ntemplate"),
+        import_query=queries.C_IMPORTS,
+        definition_query=queries.CPP_DEFINITIONS,
         opener_tokens=_BRACE,
         block_comment=_C_COMMENT,
     ),
@@ -257,6 +214,8 @@ _LANGUAGES = (
         string_types=("string",),
         comment_types=("comment",),
         stop_sequences=("\nfunction ", "\nlocal function "),
+        import_query=queries.LUA_IMPORTS,
+        definition_query=queries.LUA_DEFINITIONS,
         opener_tokens=("then", "do", "else", "repeat", "parameters"),
         closing_keywords=("end", "until"),
         block_comment=("--[[", "]]"),

@@ -1,9 +1,4 @@
-"""The LSP face of Tide: thin handlers that convert LSP types and call the pipeline.
-
-Every request gets exactly one response. pygls answers a request whose params fail to
-structure with a window/showMessage and no response at all, and drops requests after
-shutdown silently; `TideProtocol` answers both with JSON-RPC errors instead.
-"""
+"""The LSP face of Tide: thin handlers that convert LSP types and call the pipeline."""
 
 import asyncio
 import json
@@ -11,19 +6,11 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import (
-    JsonRpcException,
-    JsonRpcInternalError,
-    JsonRpcInvalidParams,
-    JsonRpcInvalidRequest,
-    JsonRpcParseError,
-)
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
 
 from . import __version__, fix_features
 from .completion import Completer, CompletionRequest, CompletionResult, skip_reason
@@ -36,46 +23,13 @@ from .errors import DocumentError, TideError
 from .fixes.service import FixService
 from .idle import IdleWork
 from .inflight import InFlight
+from .protocol import TideProtocol
 from .scheduler import Scheduler, Superseded, Ticket
 
 log = logging.getLogger(__name__)
 
 STATUS_NOTIFICATION = "tide/status"
 PULL_COMMAND = "tide.pullModel"
-
-
-@dataclass(frozen=True)
-class _Unstructurable:
-    """A request whose params could not be read; answered with -32602."""
-
-    id: Any
-    method: str
-    reason: str
-
-
-class TideProtocol(LanguageServerProtocol):
-    def structure_message(self, data: dict[str, Any]):
-        try:
-            return super().structure_message(data)
-        except JsonRpcInvalidParams as exc:
-            if "id" in data and "method" in data:
-                cause = exc.__cause__
-                detail = str(cause).splitlines()[0] if cause else "invalid params"
-                return _Unstructurable(data["id"], str(data["method"]), detail)
-            raise
-
-    def handle_message(self, message):
-        if isinstance(message, _Unstructurable):
-            text = f"invalid params for {message.method}: {message.reason}"
-            log.warning("%s (request %s)", text, message.id)
-            self._send_response(message.id, error=JsonRpcInvalidParams(text).to_response_error())
-            return
-        is_request = getattr(message, "id", None) is not None and hasattr(message, "method")
-        if self._shutdown and is_request:
-            error = JsonRpcInvalidRequest("the server is shutting down")
-            self._send_response(message.id, error=error.to_response_error())
-            return
-        super().handle_message(message)
 
 
 class TideServer(LanguageServer):
@@ -105,10 +59,7 @@ class TideServer(LanguageServer):
 
     def report_server_error(self, error: Exception, source) -> None:
         if isinstance(error, json.JSONDecodeError):
-            # JSON-RPC: a message that is not JSON gets a parse error with a null id; sent as a
-            # plain dict because pygls' own response type drops a null id.
-            error_body = {"code": JsonRpcParseError.CODE, "message": f"malformed JSON: {error}"}
-            self.protocol._send_data({"jsonrpc": "2.0", "id": None, "error": error_body})
+            self.protocol.answer_malformed(error)
             return
         super().report_server_error(error, source)
 

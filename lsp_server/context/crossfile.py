@@ -1,10 +1,9 @@
 """Definitions of the symbols used near the cursor that live in other workspace files.
 
-The current file's imports, read with tree-sitter, are resolved to workspace files the way each
-language finds modules: Python packages and relative imports, TypeScript/JavaScript relative
-paths (with their extensions and index files), Go's same-package files and the module's own
-packages. Each name used near the cursor that an import brings in is looked up in the outline
-of its file; the nearer to the cursor a name is used, the higher its definition ranks.
+The current file's imports, read with tree-sitter, are resolved to workspace files (see
+`resolve` for how each language finds them: Python, TypeScript/JavaScript, Go, C/C++, Java,
+Rust and Lua). Each name used near the cursor that an import brings in is looked up in the
+outline of its file; the nearer to the cursor a name is used, the higher its definition ranks.
 """
 
 import posixpath
@@ -12,41 +11,25 @@ import re
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import tree_sitter
 
 from lsp_server.context.outline import Definition, ImportSpec, Outline, read_imports
+from lsp_server.context.resolve import Binding, ImportResolver
 from lsp_server.context.snippets import Snippet
 from lsp_server.context.window import lines_span
 from lsp_server.context.workspace import WorkspaceIndex
 from lsp_server.languages import LanguageInfo, language_for, parser_for
 
-_CHAIN = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*")
-_GO_MODULE = re.compile(r"^module\s+(\S+)", re.MULTILINE)
-_PY_SUFFIXES = (".py", ".pyi")
-_JS_SUFFIXES = (".ts", ".tsx", ".d.ts", ".js", ".jsx", ".mjs", ".cjs")
-_JS_INDEXES = tuple(f"/index{s}" for s in (".ts", ".tsx", ".js", ".jsx"))
+# Chains are dotted or, in C++, Rust and Java (`geo::area`, `Shape::area`), joined by `::`.
+_SEPARATOR = re.compile(r"\.|::")
+_CHAIN = re.compile(r"[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*")
 _JS_LANGUAGES = frozenset({"javascript", "typescript", "typescriptreact"})
 # How far a re-export (`from .impl import name` in a package's __init__.py) is followed.
 _REEXPORT_DEPTH = 2
 
-
-@dataclass(frozen=True)
-class Binding:
-    """A name an import brings into the current file, and where it is defined.
-
-    `local` is the name as used ("area", "np", "a.b"), empty for a wildcard that brings in
-    every name; `symbol` is the name in `files`, None when `local` stands for a module.
-    """
-
-    local: str
-    files: tuple[str, ...]
-    symbol: str | None
-
-
-# A name, or dotted chain, being typed at the cursor ("trap", "shapes.trap", "shapes.").
-_TYPED_CHAIN = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*\.?(?<=[\w.])\Z")
+# A name, or chain, being typed at the cursor ("trap", "shapes.trap", "shapes.", "geo::").
+_TYPED_CHAIN = re.compile(r"[A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)*(?:\.|::)?(?<=[\w.:])\Z")
 
 
 @dataclass(frozen=True)
@@ -70,7 +53,7 @@ def usages_near(text: str, cursor: int, before: int = 30, after: int = 10) -> li
         line += text.count("\n", scanned, match.start())
         scanned = match.start()
         distance = float(cursor_line - line) if line <= cursor_line else line - cursor_line + 0.5
-        chain = tuple(match.group().split("."))
+        chain = tuple(_SEPARATOR.split(match.group()))
         if distance < nearest.get(chain, float("inf")):
             nearest[chain] = distance
     return [Usage(c, d) for c, d in sorted(nearest.items(), key=lambda item: item[1])]
@@ -81,7 +64,7 @@ class CrossFile:
 
     def __init__(self, index: WorkspaceIndex, documents: int = 64) -> None:
         self.index = index
-        self._go_modules: dict[str, tuple[int, str | None]] = {}
+        self._resolve = ImportResolver(index)
         self._documents = documents
         # Per file: its imports and the index generation they were resolved at, and the result.
         self._resolved: OrderedDict[str, tuple[tuple[ImportSpec, ...], int, list[Binding]]] = (
@@ -113,7 +96,7 @@ class CrossFile:
         typed = _TYPED_CHAIN.search(text, max(0, cursor - 200), cursor)
         if typed is not None:
             # The name being typed is the likeliest next use: what it may complete to ranks first.
-            chain = tuple(typed.group().split("."))
+            chain = tuple(_SEPARATOR.split(typed.group()))
             for file, definition in self._prefixed(chain, bindings, outlines, limit):
                 found.setdefault(
                     (file, definition.line),
@@ -152,12 +135,21 @@ class CrossFile:
     ) -> list[Binding]:
         """What the imports of the file at `path` bring in, resolved to workspace files."""
         here = posixpath.dirname(path)
+        resolve = self._resolve
         if info.id == "python":
-            return [b for spec in imports for b in self._python(spec, here)]
+            return [b for spec in imports for b in resolve.python(spec, here)]
         if info.id in _JS_LANGUAGES:
-            return [b for spec in imports for b in self._javascript(spec, here)]
+            return [b for spec in imports for b in resolve.javascript(spec, here)]
+        if info.id in ("c", "cpp"):
+            return [b for spec in imports for b in resolve.include(spec, here)]
+        if info.id == "lua":
+            return [b for spec in imports for b in resolve.lua(spec, here)]
         if info.id == "go":
-            return self._go(path, here, imports)
+            return resolve.go(path, here, imports)
+        if info.id == "java":
+            return resolve.java(path, here, imports)
+        if info.id == "rust":
+            return resolve.rust(path, here, imports)
         return []
 
     def _definitions_for(
@@ -224,128 +216,3 @@ class CrossFile:
                 for target in binding.files:
                     found.extend(self._lookup(target, symbol, depth - 1, outlines))
         return found
-
-    # --- Python ---------------------------------------------------------------------------
-
-    def _python(self, spec: ImportSpec, here: str) -> list[Binding]:
-        dots = len(spec.module) - len(spec.module.lstrip("."))
-        parts = [p for p in spec.module[dots:].split(".") if p]
-        if dots:
-            base = here
-            for _ in range(dots - 1):
-                if not base:
-                    return []
-                base = posixpath.dirname(base)
-            bases = [base]
-        else:
-            bases = self._python_roots(here)
-        for base in bases:
-            package = posixpath.join(base, *parts) if parts else base
-            module = self._python_module(package)
-            submodule = (
-                self._python_module(posixpath.join(package, spec.name)) if spec.name else None
-            )
-            if module is None and submodule is None:
-                continue
-            if spec.wildcard:
-                return [Binding("", (module,), None)] if module else []
-            if spec.name is None:
-                return [Binding(spec.alias or spec.module, (module,), None)] if module else []
-            local = spec.alias or spec.name
-            if submodule is not None:
-                return [Binding(local, (submodule,), None)]
-            return [Binding(local, (module,), spec.name)] if module else []
-        return []
-
-    def _python_module(self, package: str) -> str | None:
-        candidates = [package + s for s in _PY_SUFFIXES] if package else []
-        candidates += [posixpath.join(package, "__init__" + s) for s in _PY_SUFFIXES]
-        return next((c for c in candidates if self.index.contains(c)), None)
-
-    def _python_roots(self, here: str) -> list[str]:
-        """Folders absolute imports start from: the top package's parent, the root, src/."""
-        top = here
-        while top and self.index.contains(posixpath.join(top, "__init__.py")):
-            top = posixpath.dirname(top)
-        return list(dict.fromkeys([top, "", "src"]))
-
-    # --- TypeScript and JavaScript --------------------------------------------------------
-
-    def _javascript(self, spec: ImportSpec, here: str) -> list[Binding]:
-        if not spec.module.startswith("."):
-            return []  # a package from node_modules, not a workspace file
-        target = posixpath.normpath(posixpath.join(here, spec.module))
-        if target.startswith("../") or target == "..":
-            return []
-        stem, extension = posixpath.splitext(target)
-        candidates = [
-            target,
-            *(target + s for s in _JS_SUFFIXES),
-            *(target + i for i in _JS_INDEXES),
-        ]
-        if extension in (".js", ".jsx", ".mjs", ".cjs"):
-            # TypeScript sources import their compiled names: "./shape.js" is ./shape.ts.
-            candidates += [stem + ".ts", stem + ".tsx"]
-        file = next((c for c in candidates if self.index.contains(c)), None)
-        if file is None:
-            return []
-        if spec.name is None:
-            return [Binding(spec.alias or "", (file,), None)] if spec.alias else []
-        return [Binding(spec.alias or spec.name, (file,), spec.name)]
-
-    # --- Go -------------------------------------------------------------------------------
-
-    def _go(self, path: str, here: str, imports: Iterable[ImportSpec]) -> list[Binding]:
-        testing = path.endswith("_test.go")
-        siblings = tuple(
-            f
-            for f in self.index.files_in(here)
-            if f != path and f.endswith(".go") and (testing or not f.endswith("_test.go"))
-        )
-        bindings = [Binding("", siblings, None)] if siblings else []
-        module = self._go_module(here)
-        if module is None:
-            return bindings
-        module_dir, module_path = module
-        for spec in imports:
-            if spec.module != module_path and not spec.module.startswith(module_path + "/"):
-                continue
-            package = posixpath.join(module_dir, spec.module[len(module_path) :].lstrip("/"))
-            package = posixpath.normpath(package) if package else ""
-            files = tuple(
-                f
-                for f in self.index.files_in("" if package == "." else package)
-                if f.endswith(".go") and not f.endswith("_test.go")
-            )
-            if files:
-                local = "" if spec.wildcard else spec.alias or spec.module.rsplit("/", 1)[-1]
-                bindings.append(Binding(local, files, None))
-        return bindings
-
-    def _go_module(self, here: str) -> tuple[str, str] | None:
-        """The nearest go.mod's folder and module path, looking up from `here`."""
-        directory = here
-        while True:
-            gomod = posixpath.join(directory, "go.mod")
-            module = self._read_go_module(self.index.root / gomod)
-            if module is not None:
-                return directory, module
-            if not directory:
-                return None
-            directory = posixpath.dirname(directory)
-
-    def _read_go_module(self, gomod: Path) -> str | None:
-        try:
-            mtime = gomod.stat().st_mtime_ns
-        except OSError:
-            return None
-        cached = self._go_modules.get(str(gomod))
-        if cached is not None and cached[0] == mtime:
-            return cached[1]
-        try:
-            match = _GO_MODULE.search(gomod.read_text("utf-8", "replace"))
-        except OSError:
-            return None
-        module = match.group(1) if match else None
-        self._go_modules[str(gomod)] = (mtime, module)
-        return module

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import tree_sitter
 
-from lsp_server.languages import LanguageInfo, language_query, parser_for
+from lsp_server.languages import LanguageInfo, language_for, language_query, parser_for
 
 # An outline shows a long definition's head and its members' first lines, not its whole body.
 _WHOLE_LINES = 15
@@ -18,8 +18,10 @@ _HEAD_LINES = 6
 _MEMBER_LINES = 24
 _EXCERPT_CHARS = 2_000
 
-# How deep below the root the import and definition queries start a match.
-_MAX_DEPTH = 3
+# How deep below the root the import and definition queries start a match: definitions sit
+# deeper, in a header guard, a namespace and a template (parsed once per file, not per request).
+_IMPORT_DEPTH = 3
+_DEFINITION_DEPTH = 6
 # Nodes a top-level definition may sit inside; anything else makes a definition nested.
 _WRAPPERS = frozenset(
     {
@@ -31,6 +33,21 @@ _WRAPPERS = frozenset(
         "const_declaration",
         "var_declaration",
         "var_spec_list",
+        "template_declaration",
+    }
+)
+# Nodes that hold top-level definitions without being part of any: header guards and other
+# preprocessor conditionals, C++ namespaces and `extern "C"` blocks.
+_SCOPES = frozenset(
+    {
+        "preproc_if",
+        "preproc_ifdef",
+        "preproc_else",
+        "preproc_elif",
+        "preproc_elifdef",
+        "namespace_definition",
+        "linkage_specification",
+        "declaration_list",
     }
 )
 # Members whose first line an excerpt keeps, and the nodes that lead to them.
@@ -44,6 +61,11 @@ _MEMBERS = frozenset(
         "public_field_definition",
         "field_declaration",
         "method_elem",
+        "method_declaration",
+        "constructor_declaration",
+        "function_item",
+        "function_signature_item",
+        "enum_variant",
     }
 )
 _MEMBER_CONTAINERS = frozenset(
@@ -55,6 +77,10 @@ _MEMBER_CONTAINERS = frozenset(
         "struct_type",
         "interface_type",
         "field_declaration_list",
+        "enum_body",
+        "enum_body_declarations",
+        "declaration_list",
+        "enum_variant_list",
     }
 )
 
@@ -101,12 +127,28 @@ EMPTY_OUTLINE = Outline({}, ())
 
 def read_outline(info: LanguageInfo, data: bytes, tree: tree_sitter.Tree | None = None) -> Outline:
     """The definitions and imports of a file's bytes, parsed unless its tree is given."""
+    if tree is None:
+        info, tree = _parse(info, data)
     definitions_query = language_query(info, "definitions")
-    imports_query = language_query(info, "imports")
-    if definitions_query is None or imports_query is None:
+    if definitions_query is None or language_query(info, "imports") is None:
         return EMPTY_OUTLINE
-    root = (tree or parser_for(info).parse(data)).root_node
+    root = tree.root_node
     return Outline(_read_definitions(info, definitions_query, root, data), read_imports(info, root))
+
+
+def _parse(info: LanguageInfo, data: bytes) -> tuple[LanguageInfo, tree_sitter.Tree]:
+    """A file's tree, and the language it was read as.
+
+    `.h` is C's extension but C++ headers use it too, and the C grammar reads `class W {...}` as
+    a function without an error. The C++ grammar reads C as well, so a C file is read as C++
+    unless that fails.
+    """
+    cpp = language_for("cpp") if info.id == "c" else None
+    if cpp is not None:
+        tree = parser_for(cpp).parse(data)
+        if not tree.root_node.has_error:
+            return cpp, tree
+    return info, parser_for(info).parse(data)
 
 
 def read_imports(info: LanguageInfo, root: tree_sitter.Node) -> tuple[ImportSpec, ...]:
@@ -115,7 +157,7 @@ def read_imports(info: LanguageInfo, root: tree_sitter.Node) -> tuple[ImportSpec
     if query is None:
         return ()
     specs: list[ImportSpec] = []
-    for _, captures in _shallow(query).matches(root):
+    for _, captures in _shallow(query, _IMPORT_DEPTH).matches(root):
         module = _text(captures["module"][0]).strip("\"`'")
         name = _text(captures["name"][0]) if "name" in captures else None
         alias = _text(captures["alias"][0]) if "alias" in captures else None
@@ -125,15 +167,16 @@ def read_imports(info: LanguageInfo, root: tree_sitter.Node) -> tuple[ImportSpec
     return tuple(specs)
 
 
-def _shallow(query: tree_sitter.Query) -> tree_sitter.QueryCursor:
-    """A cursor that looks no deeper than imports and top-level definitions ever sit.
+def _shallow(query: tree_sitter.Query, depth: int) -> tree_sitter.QueryCursor:
+    """A cursor that looks no deeper than imports or top-level definitions ever sit.
 
-    That is three levels (Go's `import (...)` specs, Python's imports under `try:`, a
-    TypeScript `export const`); not descending into every body makes a long file's imports
-    about twenty times quicker to read, which matters as they are read on every request.
+    For imports that is three levels (Go's `import (...)` specs, Python's imports under
+    `try:`, an `#include` in a header guard); not descending into every body makes a long
+    file's imports about twenty times quicker to read, which matters as they are read on every
+    request.
     """
     cursor = tree_sitter.QueryCursor(query)
-    cursor.set_max_start_depth(_MAX_DEPTH)
+    cursor.set_max_start_depth(depth)
     return cursor
 
 
@@ -145,13 +188,14 @@ def _read_definitions(
     info: LanguageInfo, query: tree_sitter.Query, root: tree_sitter.Node, data: bytes
 ) -> dict[str, tuple[Definition, ...]]:
     found: dict[str, list[Definition]] = {}
-    for _, captures in _shallow(query).matches(root):
+    for _, captures in _shallow(query, _DEFINITION_DEPTH).matches(root):
         kind, nodes = next((k, v) for k, v in captures.items() if k.startswith("definition."))
         placed = _top_level(nodes[0])
         if placed is None:
             continue
         shown, keyword, is_default = placed
-        text = keyword + data[shown.start_byte : shown.end_byte].decode("utf-8", "replace")
+        # A preprocessor line's node ends after its line break.
+        text = keyword + data[shown.start_byte : shown.end_byte].decode("utf-8", "replace").rstrip()
         excerpt = _excerpt(text, nodes[0], shown.start_point.row, info.line_comment)
         line = shown.start_point.row
         names = [_text(captures["name"][0])] + (["default"] if is_default else [])
@@ -167,12 +211,17 @@ def _top_level(node: tree_sitter.Node) -> tuple[tree_sitter.Node, str, bool] | N
     a default export; None for a nested definition.
 
     A definition is shown with its wrappers (decorators, `export`, `const`) unless a wrapper
-    declares several names at once, where only its own part and the keyword are shown.
+    declares several names at once, where only its own part and the keyword are shown. Scopes
+    (a header guard, a namespace) may hold it, but not its wrappers' parts.
     """
-    shown, keyword, grouped, is_default = node, "", False, False
+    shown, keyword, grouped, is_default, scoped = node, "", False, False, False
     while node.parent is not None and node.parent.parent is not None:
         parent = node.parent
-        if parent.type not in _WRAPPERS:
+        if parent.type in _SCOPES:
+            scoped = True
+            node = parent
+            continue
+        if scoped or parent.type not in _WRAPPERS:
             return None
         is_default = is_default or any(c.type == "default" for c in parent.children)
         if not grouped and sum(c.type == node.type for c in parent.named_children) > 1:

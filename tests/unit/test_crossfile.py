@@ -271,6 +271,237 @@ def test_go_import_without_alias_uses_the_last_path_element(go_project):
     ]
 
 
+# --- C and C++ -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def c_project(tmp_path: Path) -> Path:
+    write(
+        tmp_path,
+        {
+            "include/geo/point.h": "#ifndef POINT_H\n#define POINT_H\n\ntypedef struct point {\n"
+            "    double x, y;\n} Point;\n\ndouble distance(Point a, Point b);\n\n#endif\n",
+            "src/shapes.h": '#pragma once\n#include "geo/point.h"\n\n#define MAX_SIDES 8\n\n'
+            "struct shape { int sides; };\n\nint perimeter(const struct shape *s);\n",
+            "src/stdio.h": "int printf(const char *format, ...);\n",
+            "include/geo/circle.hpp": "#pragma once\n\nnamespace geo {\n\nclass Circle {\n"
+            "public:\n    explicit Circle(double r);\n    double area() const;\n};\n\n"
+            "double scale(const Circle &c, double k);\n\n}  // namespace geo\n",
+            "src/widget.h": "#pragma once\n\nclass Widget {\npublic:\n    void draw();\n};\n",
+        },
+    )
+    return tmp_path
+
+
+def test_c_include_next_to_the_file(c_project):
+    text = '#include "shapes.h"\n\nint perimeter(const struct shape *s) {\n    return MAX_SIDES;\n'
+    assert sorted(heads(lookup(c_project, "src/shapes.c", text))) == [
+        ("src/shapes.h", "#define MAX_SIDES 8"),
+        ("src/shapes.h", "int perimeter(const struct shape *s);"),
+        ("src/shapes.h", "struct shape { int sides; }"),
+    ]
+
+
+def test_c_include_from_the_include_folder_and_through_a_header(c_project):
+    text = '#include "geo/point.h"\n\ndouble d(Point a) { return distance(a, a); }\n'
+    assert sorted(heads(lookup(c_project, "src/main.c", text))) == [
+        ("include/geo/point.h", "double distance(Point a, Point b);"),
+        ("include/geo/point.h", "typedef struct point {"),
+    ]
+    through = '#include "shapes.h"\n\nPoint origin;\n'
+    assert heads(lookup(c_project, "src/main.c", through)) == [
+        ("include/geo/point.h", "typedef struct point {")
+    ]
+
+
+def test_c_system_includes_are_not_workspace_files(c_project):
+    text = "#include <stdio.h>\n#include <shapes.h>\n\nint main(void) { printf(perimeter); }\n"
+    assert lookup(c_project, "src/main.c", text) == []
+
+
+def test_cpp_include_reads_namespaces_and_qualified_names(c_project):
+    text = '#include "geo/circle.hpp"\n\nauto k = geo::scale(geo::Circle(1), 2);\n'
+    assert sorted(heads(lookup(c_project, "src/main.cpp", text))) == [
+        ("include/geo/circle.hpp", "class Circle {"),
+        ("include/geo/circle.hpp", "double scale(const Circle &c, double k);"),
+    ]
+
+
+def test_cpp_header_named_h(c_project):
+    text = '#include "widget.h"\n#include <vector>\n\nstd::vector<Widget> widgets;\n'
+    assert heads(lookup(c_project, "src/main.cpp", text)) == [("src/widget.h", "class Widget {")]
+
+
+# --- Java -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def java_project(tmp_path: Path) -> Path:
+    main = "src/main/java/com/acme"
+    write(
+        tmp_path,
+        {
+            f"{main}/shapes/Circle.java": "package com.acme.shapes;\n\npublic class Circle {\n"
+            "    public double area() { return 0; }\n}\n",
+            f"{main}/shapes/Square.java": "package com.acme.shapes;\n\npublic record Square("
+            "double side) {}\n",
+            f"{main}/util/Maths.java": "package com.acme.util;\n\npublic final class Maths {\n"
+            "    public static int max(int a, int b) { return a > b ? a : b; }\n}\n",
+            f"{main}/app/Config.java": "package com.acme.app;\n\nclass Config {}\n",
+        },
+    )
+    return tmp_path
+
+
+def test_java_single_type_import_and_same_package(java_project):
+    text = "package com.acme.app;\n\nimport com.acme.shapes.Circle;\n\nclass Main {\n"
+    text += "    Config config;\n    double a = new Circle().area();\n"
+    assert heads(lookup(java_project, "src/main/java/com/acme/app/Main.java", text)) == [
+        ("src/main/java/com/acme/shapes/Circle.java", "public class Circle {"),
+        ("src/main/java/com/acme/app/Config.java", "class Config {}"),
+    ]
+
+
+def test_java_package_import(java_project):
+    text = "package com.acme.app;\n\nimport com.acme.shapes.*;\n\nclass Main { Square s; }\n"
+    assert heads(lookup(java_project, "src/main/java/com/acme/app/Main.java", text)) == [
+        ("src/main/java/com/acme/shapes/Square.java", "public record Square(double side) {}")
+    ]
+
+
+def test_java_test_tree_finds_main_code_and_static_imports(java_project):
+    text = "package com.acme.shapes;\n\nimport static com.acme.util.Maths.max;\n\n"
+    text += "class CircleTest { int m = max(1, 2); }\n"
+    assert heads(lookup(java_project, "src/test/java/com/acme/shapes/CircleTest.java", text)) == [
+        ("src/main/java/com/acme/util/Maths.java", "public final class Maths {")
+    ]
+
+
+def test_java_classes_outside_the_workspace_give_nothing(java_project):
+    text = "package com.acme.app.sub;\n\nimport java.util.List;\nimport org.other.Circle;\n\n"
+    text += "class Main { List<Circle> shapes; }\n"
+    assert lookup(java_project, "src/main/java/com/acme/app/sub/Main.java", text) == []
+
+
+# --- Rust -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def rust_project(tmp_path: Path) -> Path:
+    write(
+        tmp_path,
+        {
+            "Cargo.toml": '[package]\nname = "app"\n',
+            "src/lib.rs": "pub mod geo;\npub mod shapes;\n",
+            "src/geo.rs": "pub fn distance(a: f64, b: f64) -> f64 {\n    (a - b).abs()\n}\n",
+            "src/shapes/mod.rs": "pub mod circle;\npub use circle::Circle;\n\n"
+            "pub trait Area {\n    fn area(&self) -> f64;\n}\n",
+            "src/shapes/circle.rs": "pub struct Circle {\n    pub r: f64,\n}\n\nimpl Circle {\n"
+            "    pub fn new(r: f64) -> Self {\n        Circle { r }\n    }\n}\n",
+        },
+    )
+    return tmp_path
+
+
+def test_rust_use_from_the_crate_root(rust_project):
+    text = "use crate::shapes::circle::Circle;\n\nfn main() {\n    let c = Circle::new(1.0);\n"
+    assert heads(lookup(rust_project, "src/bin.rs", text)) == [
+        ("src/shapes/circle.rs", "pub struct Circle {"),
+        ("src/shapes/circle.rs", "impl Circle {"),
+    ]
+
+
+def test_rust_use_list_alias_and_reexport(rust_project):
+    text = "use crate::shapes::{Area, Circle as C};\n\nfn f(c: C) -> f64 { c.area() }\n"
+    assert sorted(heads(lookup(rust_project, "src/report.rs", text))) == [
+        ("src/shapes/circle.rs", "impl Circle {"),
+        ("src/shapes/circle.rs", "pub struct Circle {"),
+        ("src/shapes/mod.rs", "pub trait Area {"),
+    ]
+
+
+def test_rust_super_and_self_paths(rust_project):
+    text = "use super::Area;\nuse super::circle::Circle;\n\nimpl Area for Circle {}\n"
+    assert sorted(heads(lookup(rust_project, "src/shapes/square.rs", text))) == [
+        ("src/shapes/circle.rs", "impl Circle {"),
+        ("src/shapes/circle.rs", "pub struct Circle {"),
+        ("src/shapes/mod.rs", "pub trait Area {"),
+    ]
+    text = "pub mod circle;\nuse self::circle::Circle;\n\nfn unit() -> Circle {"
+    assert heads(lookup(rust_project, "src/shapes/mod.rs", text))[0] == (
+        "src/shapes/circle.rs",
+        "pub struct Circle {",
+    )
+
+
+def test_rust_mod_declaration_and_module_paths(rust_project):
+    text = "pub mod geo;\npub mod shapes;\n\npub fn d() -> f64 { geo::distance(1.0, 2.0) }\n"
+    assert heads(lookup(rust_project, "src/lib.rs", text)) == [
+        ("src/geo.rs", "pub fn distance(a: f64, b: f64) -> f64 {")
+    ]
+    typed = lookup(rust_project, "src/lib.rs", "mod geo;\n\nfn d() -> f64 { geo::dis")
+    assert heads(typed) == [("src/geo.rs", "pub fn distance(a: f64, b: f64) -> f64 {")]
+    assert typed[0].score == 1.0
+
+
+def test_rust_wildcard_use(rust_project):
+    text = "use crate::geo::*;\n\nfn f() { distance(0.0, 1.0); }\n"
+    assert heads(lookup(rust_project, "src/shapes/util.rs", text)) == [
+        ("src/geo.rs", "pub fn distance(a: f64, b: f64) -> f64 {")
+    ]
+
+
+def test_rust_external_crates_give_nothing(rust_project):
+    text = "use serde::Serialize;\nuse std::collections::HashMap;\n\n"
+    text += "fn f(m: HashMap<u8, u8>) -> impl Serialize { m }\n"
+    assert lookup(rust_project, "src/report.rs", text) == []
+
+
+# --- Lua --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def lua_project(tmp_path: Path) -> Path:
+    write(
+        tmp_path,
+        {
+            "lua/app/util.lua": "local M = {}\n\nfunction M.clamp(x, lo, hi)\n"
+            "  return math.max(lo, math.min(x, hi))\nend\n\n"
+            "M.round = function(x) return math.floor(x + 0.5) end\n\nreturn M\n",
+            "lua/app/shapes/init.lua": "local shapes = {}\n\n"
+            "function shapes.area(r) return r * r end\n\nreturn shapes\n",
+            "lua/app/helper.lua": "local H = {}\nfunction H.greet() end\nreturn H\n",
+            "lib/strings.lua": "local S = {}\nfunction S.trim(s) return s end\nreturn S\n",
+        },
+    )
+    return tmp_path
+
+
+def test_lua_require_binds_a_module(lua_project):
+    text = 'local util = require("app.util")\nlocal shapes = require "app.shapes"\n\n'
+    text += "local a = util.clamp(shapes.area(2), 0, 1)\nlocal b = util.round(a)\n"
+    assert sorted(heads(lookup(lua_project, "lua/app/main.lua", text))) == [
+        ("lua/app/shapes/init.lua", "function shapes.area(r) return r * r end"),
+        ("lua/app/util.lua", "M.round = function(x) return math.floor(x + 0.5) end"),
+        ("lua/app/util.lua", "function M.clamp(x, lo, hi)"),
+    ]
+
+
+def test_lua_require_from_the_root_and_the_current_folder(lua_project):
+    text = "local strings = require('lib.strings')\nlocal helper = require('helper')\n\n"
+    text += "strings.trim(helper.greet())\n"
+    assert sorted(heads(lookup(lua_project, "lua/app/main.lua", text))) == [
+        ("lib/strings.lua", "function S.trim(s) return s end"),
+        ("lua/app/helper.lua", "function H.greet() end"),
+    ]
+
+
+def test_lua_modules_outside_the_workspace_give_nothing(lua_project):
+    text = 'local json = require("cjson")\nlocal util = require("app.util")\n\n'
+    text += "json.encode(util.missing())\n"
+    assert lookup(lua_project, "lua/app/main.lua", text) == []
+
+
 # --- usages -----------------------------------------------------------------------------------
 
 
@@ -282,6 +513,16 @@ def test_usages_near_are_nearest_first_and_prefer_lines_above():
     assert found[("below",)] == 1.5
     assert found[("far",)] == 7
     assert [u.chain for u in usages_near(text, cursor)][:2] == [("CURSOR",), ("above", "attr")]
+
+
+def test_usages_near_joins_chains_by_dots_and_double_colons():
+    text = "geo::area(shape.sides)\nx[a::b]\n"
+    assert {u.chain for u in usages_near(text, len(text))} == {
+        ("geo", "area"),
+        ("shape", "sides"),
+        ("x",),
+        ("a", "b"),
+    }
 
 
 def test_usages_near_keeps_to_its_window():

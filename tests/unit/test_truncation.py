@@ -2,7 +2,7 @@
 
 import pytest
 
-from lsp_server.languages import language_for, parser_for
+from lsp_server.languages import LanguageInfo, language_for, parser_for, supported_languages
 from lsp_server.parsed_text import ParsedText
 from lsp_server.postprocess import Edit
 from lsp_server.truncation import SyntaxCut, introduces_syntax_error, without_new_errors
@@ -312,6 +312,48 @@ def test_language_stop_sequence() -> None:
     output = "def f():\n    return 1\n\ndef g():\n    return 2\n"
     assert complete("python", marked, output) == "def f():\n    return 1"
     assert complete("go", "package main\n\n‸", "var x = 1\nfunc g() {}\n") == "var x = 1"
+
+
+@pytest.mark.parametrize("info", supported_languages(), ids=lambda info: info.id)
+def test_every_language_stops_only_at_column_zero(info: LanguageInfo) -> None:
+    # An indented line, as every line of a body is, never starts a stop sequence.
+    assert info.stop_sequences
+    assert all(stop[0] == "\n" and not stop[1].isspace() for stop in info.stop_sequences)
+
+
+@pytest.mark.parametrize(
+    ("language", "stop"),
+    [(info.id, stop) for info in supported_languages() for stop in info.stop_sequences],
+)
+def test_language_stop_sequences_cut_before_the_next_declaration(language: str, stop: str) -> None:
+    indented = stop.replace("\n", "\n    ")
+    output = f"first{indented}x{stop}next\n"
+    # Without a parser no syntax rule ends the completion first: the stop alone decides.
+    cut = SyntaxCut("", "", language_for(language), None)
+    stream(cut, chunks(output, 1))
+    assert cut.text == f"first{indented}x"
+
+
+@pytest.mark.parametrize(
+    ("language", "output", "expected"),
+    [
+        ("java", "class A {\n    int x;\n}\n\npublic class B {}\n", "class A {\n    int x;\n}"),
+        (
+            "c",
+            "int f(void) {\n    static int n;\n}\n\nstatic int g;\n",
+            "int f(void) {\n    static int n;\n}",
+        ),
+        (
+            "cpp",
+            "int f() {\n    return 1;\n}\n\ntemplate <class T>\nT g();\n",
+            "int f() {\n    return 1;\n}",
+        ),
+    ],
+)
+def test_new_top_level_declaration_ends_a_top_level_completion(
+    language: str, output: str, expected: str
+) -> None:
+    assert complete(language, "‸", output) == expected
 
 
 def test_stop_sequence_right_away_gives_nothing() -> None:

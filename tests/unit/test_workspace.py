@@ -6,7 +6,7 @@ import pytest
 
 from lsp_server.context.outline import ImportSpec, read_outline
 from lsp_server.context.workspace import WorkspaceIndex
-from lsp_server.languages import language_for
+from lsp_server.languages import language_for, language_query, supported_languages
 
 from .trees import write
 
@@ -43,7 +43,7 @@ def test_walk_admits_only_source_files_that_are_not_ignored(tmp_path):
             "app/keep.gen.py": "x = 1\n",
             "app/drop.gen.py": "x = 1\n",
             "app/notes.txt": "not code\n",
-            "app/lib.rs": "fn f() {}\n",  # Rust has no definition query yet
+            "app/lib.rs": "fn f() {}\n",
             "web/app.ts": "export function f() {}\n",
             "web/.gitignore": "/local.ts\n",
             "web/local.ts": "export const x = 1\n",
@@ -62,6 +62,7 @@ def test_walk_admits_only_source_files_that_are_not_ignored(tmp_path):
     assert set(_all_files(index)) == {
         "app/main.py",
         "app/keep.gen.py",
+        "app/lib.rs",
         "web/app.ts",
         "web/sub/local.ts",
         "go/main.go",
@@ -254,6 +255,141 @@ def test_go_outline():
     )
 
 
-@pytest.mark.parametrize("language", ["rust", "lua"])
-def test_languages_without_queries_have_empty_outlines(language):
-    assert outline(language, "x").definitions == {}
+@pytest.mark.parametrize("info", supported_languages(), ids=lambda info: info.id)
+def test_every_language_has_import_and_definition_queries(info):
+    assert language_query(info, "imports") is not None
+    assert language_query(info, "definitions") is not None
+    assert outline(info.id, "x").definitions == {}
+
+
+def test_rust_outline():
+    found = outline(
+        "rust",
+        "use crate::a::b::Name;\nuse crate::a::{X, c::W as V, self};\nuse super::*;\n"
+        "use std::io;\npub mod geo;\nmod inline {\n    use super::*;\n    fn hidden() {}\n}\n"
+        "#[derive(Debug)]\npub struct Point {\n    x: f64,\n}\nimpl Point {\n"
+        "    pub fn new() -> Self { Point { x: 0.0 } }\n}\npub enum E { A }\n"
+        "pub trait Area { fn area(&self) -> f64; }\ntype Meters = f64;\n"
+        "pub const TAU: f64 = 6.28;\nstatic COUNT: u32 = 0;\npub fn top() {}\n"
+        "macro_rules! twice { ($x:expr) => { $x * 2 } }\n",
+    )
+    assert set(found.definitions) == {
+        "Point",
+        "E",
+        "Area",
+        "Meters",
+        "TAU",
+        "COUNT",
+        "top",
+        "twice",
+    }
+    assert [d.kind for d in found.definitions["Point"]] == ["struct", "impl"]
+    assert found.definitions["Point"][1].text.startswith("impl Point {\n    pub fn new()")
+    assert found.definitions["TAU"][0].text == "pub const TAU: f64 = 6.28;"
+    assert found.imports == (
+        ImportSpec("crate::a::b", "Name"),
+        ImportSpec("crate::a", "X"),
+        ImportSpec("crate::a", "c::W", "V"),
+        ImportSpec("crate::a", "self"),
+        ImportSpec("super", None, None, wildcard=True),
+        ImportSpec("std", "io"),
+        ImportSpec("geo"),
+    )
+
+
+def test_java_outline_keeps_top_level_types_and_their_members():
+    methods = "".join(f"    public int m{i}() {{\n        return {i};\n    }}\n" for i in range(8))
+    found = outline(
+        "java",
+        "package com.acme.geo;\nimport com.acme.shapes.Circle;\nimport com.acme.util.*;\n"
+        "import static com.acme.Maths.max;\n@Deprecated\npublic class Shape {\n"
+        f"    static final int SIDES = 4;\n{methods}    class Inner {{}}\n}}\n"
+        "interface Area { double area(); }\nenum Color { RED }\nrecord Pair(int a, int b) {}\n",
+    )
+    assert set(found.definitions) == {"Shape", "Area", "Color", "Pair"}
+    shape = found.definitions["Shape"][0].text
+    assert shape.startswith("@Deprecated\npublic class Shape {")
+    assert "    public int m7() {" in shape
+    assert "return 7" not in shape
+    assert found.imports == (
+        ImportSpec("com.acme.shapes", "Circle"),
+        ImportSpec("com.acme.util", None, None, wildcard=True),
+        ImportSpec("com.acme.Maths", "max"),
+    )
+
+
+def test_c_outline_reads_through_a_header_guard():
+    found = outline(
+        "c",
+        '#ifndef SHAPE_H\n#define SHAPE_H\n#include "geo/point.h"\n#include <stdio.h>\n'
+        "#define PI 3.14\n#define SQ(x) ((x) * (x))\ntypedef struct point { int x; } Point;\n"
+        "struct shape;\nstruct shape { int sides; };\nenum color { RED, GREEN };\n"
+        "int area(int r);\nchar *name(void);\nextern int count, *counts;\n"
+        "static int add(int a) { int local = a; return local; }\n#endif\n",
+    )
+    assert set(found.definitions) == {
+        "PI",
+        "SQ",
+        "point",
+        "Point",
+        "shape",
+        "color",
+        "RED",
+        "GREEN",
+        "area",
+        "name",
+        "count",
+        "counts",
+        "add",
+    }
+    assert found.definitions["PI"][0].text == "#define PI 3.14"
+    assert found.definitions["area"][0].text == "int area(int r);"
+    assert found.definitions["shape"][0].text == "struct shape { int sides; }"
+    assert found.imports == (ImportSpec("geo/point.h", wildcard=True),)
+
+
+def test_cpp_outline_reads_namespaces_and_templates():
+    found = outline(
+        "cpp",
+        '#pragma once\n#include "shape.hpp"\nnamespace geo {\nclass Circle : public Shape {\n'
+        "public:\n    double area() const;\n};\ntemplate <typename T>\nT twice(T x) { return x; }\n"
+        "using Real = double;\nint &counter();\ndouble Circle::area() const { return 0; }\n}\n"
+        'extern "C" {\nint c_api(void);\n}\n',
+    )
+    assert set(found.definitions) == {"Circle", "twice", "Real", "counter", "c_api"}
+    assert found.definitions["twice"][0].text.startswith("template <typename T>\nT twice(")
+    assert found.imports == (ImportSpec("shape.hpp", wildcard=True),)
+
+
+def test_a_c_file_is_read_as_cpp_unless_only_c_reads_it():
+    header = "#pragma once\n\nclass Widget {\npublic:\n    void draw();\n};\n"
+    assert set(outline("c", header).definitions) == {"Widget"}
+    knr = "int template = 1;\n\nint twice(a)\nint a;\n{ return 2 * a; }\n"
+    assert set(outline("c", knr).definitions) == {"template", "twice"}
+
+
+def test_lua_outline_names_module_functions_by_their_field():
+    found = outline(
+        "lua",
+        'local util = require("app.util")\nlocal log = require "log"\nlocal M = {}\n'
+        "local LIMIT = 10\nfunction M.area(r) return r * r end\nfunction M:draw() end\n"
+        "M.scale = function(x) return x end\nlocal function helper() local inner = 1 end\n"
+        "function global() end\nreturn M\n",
+    )
+    assert set(found.definitions) == {
+        "util",
+        "log",
+        "M",
+        "LIMIT",
+        "area",
+        "draw",
+        "scale",
+        "helper",
+        "global",
+    }
+    assert found.definitions["area"][0].text == "function M.area(r) return r * r end"
+    assert found.definitions["scale"][0].text == "M.scale = function(x) return x end"
+    assert found.imports == (
+        ImportSpec("app.util", None, "util"),
+        ImportSpec("log", None, "log"),
+    )
