@@ -2,6 +2,7 @@
 "rewrite the function" baseline on the same model in the same run.
 
     .venv/bin/python -m benchmarks.bugfix [--problems 164] [--seed 0] [--resume] [--run-tests]
+        [--summarize]
 
 For each buggy function (the HumanEval prompt with its docstring, followed by the buggy body):
 open it in the real server, wait for the model-scored diagnostics, ask for code actions on the
@@ -262,7 +263,16 @@ def main() -> None:
         action="store_true",
         help="turn on the opt-in test check (docstring examples); results in bugfix-runtests.*",
     )
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument(
+        "--summarize", action="store_true", help="summarize the stored records, run nothing"
+    )
+    args = parser.parse_args()
+    if args.summarize:
+        name = "bugfix-runtests" if args.run_tests else "bugfix"
+        records = (RESULTS / f"{name}.jsonl").read_text().splitlines()
+        summarize([json.loads(line) for line in records], name)
+    else:
+        asyncio.run(run(args))
 
 
 if __name__ == "__main__":

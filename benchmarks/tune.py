@@ -2,7 +2,8 @@
 the project's LoRA adapter, through the real server, in the same run.
 
     .venv/bin/python -m benchmarks.tune [--steps 100] [--rank 8] [--cases 60] [--humaneval 80]
-        [--projects rich,huggingface_hub,msal-browser]
+        [--projects rich,huggingface_hub,msal-browser] [--context-weight W] [--mlp]
+        [--learning-rate R] [--tag NAME]
 
 For each project (Python packages installed in the venv, a TypeScript package from the VS Code
 extension's npm dependencies; none from this repository), copied into a scratch workspace:
@@ -13,7 +14,7 @@ extension's npm dependencies; none from this repository), copied into a scratch 
    case; exact match, edit similarity and latency;
 3. HumanEval single-line infilling (a seeded sample) in the same workspace, adapter off and on:
    the adapter must not cost general skill.
-Results: benchmarks/results/tune-<project>.jsonl per case, tune-summary.json.
+Results: benchmarks/results/tune-<project>[-<tag>].jsonl per case, tune-summary[-<tag>].json.
 """
 
 import argparse
@@ -41,6 +42,7 @@ from benchmarks.quality import (
 )
 from examples.driver import ScriptedEditor
 from lsp_server.tuning.files import training_files
+from lsp_server.tuning.train import TrainSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = Path(sysconfig.get_paths()["purelib"])  # the venv this runs in
@@ -76,7 +78,10 @@ def tune(workspace: Path, cache: Path, args: argparse.Namespace) -> dict:
         sys.executable, "-m", "lsp_server", "tune", str(workspace), "--steps", str(args.steps),
         "--rank", str(args.rank), "--seed", "0", "--model-dir", str(cache),
         "--context-budget", str(args.example_budget),
+        "--context-weight", str(args.context_weight), "--learning-rate", str(args.learning_rate),
     ]  # fmt: skip
+    if args.mlp:
+        command.append("--mlp")
     print("$", " ".join(command), flush=True)
     started = time.perf_counter()
     child = subprocess.Popen(command)
@@ -171,19 +176,21 @@ async def run(args: argparse.Namespace) -> dict:
     (cache / model.relative_to(models.cache_dir())).parent.mkdir(parents=True, exist_ok=True)
     (cache / model.relative_to(models.cache_dir())).symlink_to(model)
     results = {"command": " ".join(["python -m benchmarks.tune", *sys.argv[1:]])}
+    tag = f"-{args.tag}" if args.tag else ""
     for name in args.projects.split(","):
         workspace = copy_project(PROJECTS[name], scratch)
         timing = tune(workspace, cache, args)
-        out = RESULTS / f"tune-{name}.jsonl"
+        out = RESULTS / f"tune-{name}{tag}.jsonl"
         out.unlink(missing_ok=True)
-        held = await compare(workspace, cache, held_out_cases(workspace, args.cases, 0), out, name)
+        cases = held_out_cases(workspace, args.cases, 0)
+        held = await compare(workspace, cache, cases, out, f"{name}{tag}")
         results[name] = {**timing, "held_out": summary(held)}
         if args.humaneval:
             tasks = humaneval_cases("SingleLineInfilling", args.humaneval, 0)
-            he = await compare(workspace, cache, tasks, out, f"{name}-humaneval")
+            he = await compare(workspace, cache, tasks, out, f"{name}{tag}-humaneval")
             results[name]["humaneval"] = summary(he)
         print(json.dumps({name: results[name]}, indent=2), flush=True)
-    (RESULTS / "tune-summary.json").write_text(json.dumps(results, indent=2))
+    (RESULTS / f"tune-summary{tag}.json").write_text(json.dumps(results, indent=2))
     return results
 
 
@@ -195,6 +202,10 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=60, help="held-out cases per project")
     parser.add_argument("--humaneval", type=int, default=80, help="HumanEval tasks per project")
     parser.add_argument("--projects", default=",".join(PROJECTS))
+    parser.add_argument("--context-weight", type=float, default=TrainSettings.context_weight)
+    parser.add_argument("--learning-rate", type=float, default=TrainSettings.learning_rate)
+    parser.add_argument("--mlp", action="store_true", help="adapt the MLP projections too")
+    parser.add_argument("--tag", default="", help="added to the result files' names")
     args = parser.parse_args()
     print(json.dumps(asyncio.run(run(args)), indent=2))
     return 0

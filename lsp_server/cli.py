@@ -16,6 +16,7 @@ from .engines.choice import ENGINES
 from .errors import TideError
 from .languages import language_for
 from .scheduler import Ticket
+from .tuning.train import TrainSettings
 
 
 def _configure_logging(level: str, log_file: str | None) -> None:
@@ -189,7 +190,7 @@ def _print_progress(message: str, done: int, total: int | None) -> None:
 
 def _tune(args: argparse.Namespace) -> int:
     from .tuning.examples import ExampleSettings
-    from .tuning.train import ATTENTION_MODULES, MLP_MODULES, LoraSettings, TrainSettings
+    from .tuning.train import ATTENTION_MODULES, MLP_MODULES, LoraSettings
     from .tuning.tune import TuneRequest, tune
 
     modules = ATTENTION_MODULES + (MLP_MODULES if args.mlp else ())
@@ -199,6 +200,8 @@ def _tune(args: argparse.Namespace) -> int:
         lora=lora,
         steps=args.steps,
         batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        context_weight=args.context_weight,
         seed=args.seed,
         time_budget_s=args.time_budget,
         checkpoint_every=args.checkpoint_every,
@@ -315,6 +318,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--mlp", action="store_true", help="adapt the MLP projections too, not only attention"
     )
     tune.add_argument("--batch-size", type=int, default=4, help="examples per step (default 4)")
+    tune.add_argument(
+        "--learning-rate",
+        type=float,
+        default=TrainSettings.learning_rate,
+        metavar="RATE",
+        help=f"AdamW's, after a short warm-up (default {TrainSettings.learning_rate})",
+    )
+    tune.add_argument(
+        "--context-weight",
+        type=float,
+        default=TrainSettings.context_weight,
+        metavar="W",
+        help="weight of the loss on the prompt's code beside the middle's "
+        f"(default {TrainSettings.context_weight})",
+    )
     tune.add_argument(
         "--out", metavar="ADAPTER", help="the GGUF file to write (default: in the adapter store)"
     )

@@ -1,12 +1,14 @@
 """Token ids of a training example, and which of them the loss is taken on.
 
 The prompt is tokenized by the engine's own `prompt_tokens`, segment by segment and with its
-markers as control tokens, so the ids are the ones the served model reads. The loss covers only
-what the model generates: the middle and the end marker after it.
+markers as control tokens, so the ids are the ones the served model reads. Two sets of labels:
+what the model generates (the middle and the end marker after it), and the code the prompt
+shows (its text segments, not its markers), which fill-in-the-middle pretraining also takes the
+loss on and which holds most of an example's tokens of the workspace's code.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from lsp_server.prompts import Prompt, Segment
@@ -25,10 +27,16 @@ class PromptTokenizer(Protocol):
 class EncodedExample:
     input_ids: tuple[int, ...]
     labels: tuple[int, ...]  # IGNORE over the prompt, the token ids of the middle and end after
+    # The prompt's code tokens, IGNORE over its markers and over the middle and end.
+    context_labels: tuple[int, ...] = ()
 
     @property
     def target_tokens(self) -> int:
         return sum(1 for label in self.labels if label != IGNORE)
+
+    @property
+    def context_tokens(self) -> int:
+        return sum(1 for label in self.context_labels if label != IGNORE)
 
 
 def encode_example(example: FimExample, tokenizer: PromptTokenizer) -> EncodedExample:
@@ -47,7 +55,26 @@ def encode_example(example: FimExample, tokenizer: PromptTokenizer) -> EncodedEx
             f"({example.path}:{example.line + 1}); its segments are not tokenized separately"
         )
     labels = [IGNORE] * len(prompt_ids) + ids[len(prompt_ids) :]
-    return EncodedExample(tuple(ids), tuple(labels))
+    code = _code_flags(example.prompt, tokenizer, len(prompt_ids))
+    context = [i if is_code else IGNORE for i, is_code in zip(prompt_ids, code, strict=True)]
+    context += [IGNORE] * (len(ids) - len(prompt_ids))
+    return EncodedExample(tuple(ids), tuple(labels), tuple(context))
+
+
+def _code_flags(prompt: Prompt, tokenizer: PromptTokenizer, expected: int) -> list[bool]:
+    """Per prompt token, whether it comes from a text segment; the tokens an empty prompt has
+    (a BOS) are not code."""
+    lead = len(tokenizer.prompt_tokens(replace(prompt, segments=())))
+    flags = [False] * lead
+    for segment in prompt.segments:
+        n = len(tokenizer.prompt_tokens(replace(prompt, segments=(segment,)))) - lead
+        flags += [not segment.special] * n
+    if len(flags) != expected:
+        raise TuningError(
+            f"the prompt's segments tokenized one by one give {len(flags)} tokens, "
+            f"the whole prompt {expected}"
+        )
+    return flags
 
 
 def encode_examples(

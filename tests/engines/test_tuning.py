@@ -28,9 +28,9 @@ from lsp_server.tuning.adapters import (  # noqa: E402
     validate_adapter,
 )
 from lsp_server.tuning.base import LoadedBase, identify_base, load_base  # noqa: E402
-from lsp_server.tuning.encoding import IGNORE, EncodedExample  # noqa: E402
+from lsp_server.tuning.encoding import encode_example  # noqa: E402
 from lsp_server.tuning.errors import AdapterError  # noqa: E402
-from lsp_server.tuning.examples import ExampleSettings  # noqa: E402
+from lsp_server.tuning.examples import ExampleSettings, FimExample  # noqa: E402
 from lsp_server.tuning.export import AdapterMetadata, export_gguf  # noqa: E402
 from lsp_server.tuning.train import LoraSettings, TrainSettings, loss_of  # noqa: E402
 from lsp_server.tuning.tune import TuneOutcome, TuneRequest, tune  # noqa: E402
@@ -280,35 +280,42 @@ def area_prompt(base: LoadedBase) -> list[int]:
 
 
 @pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing`:FutureWarning")
-def test_the_training_loss_is_transformers_loss_over_the_middle(
-    base: LoadedBase, random_adapter: tuple[Path, Path]
+@pytest.mark.parametrize("context_weight", [0.0, 0.5])
+def test_the_training_loss_is_transformers_loss(
+    base: LoadedBase, random_adapter: tuple[Path, Path], context_weight: float
 ) -> None:
-    """The loss projects only the targets' positions onto the vocabulary; it must still be the
-    loss transformers computes from the full labels, and its gradients the same."""
+    """Without the code's loss only the targets' positions are projected onto the vocabulary;
+    either way the loss must be what transformers computes from the full labels (the middle's,
+    plus the weighted code's), and its gradients the same."""
     import peft
     import torch
 
-    prompt = area_prompt(base)
-    middle = base.engine.tokenize("math.pi * radius ** 2")
-    example = EncodedExample((*prompt, *middle), (*[IGNORE] * len(prompt), *middle))
+    prefix, suffix = "def area(radius):\n    return ", "\n"
+    prompt = build_prompt(base.engine.template, prefix, suffix)
+    fim = FimExample("area.py", 1, prefix, "math.pi * radius ** 2", suffix, prompt, "<|endoftext|>")
+    example = encode_example(fim, base.engine)
+    assert example.context_tokens > 0
     wrapped = peft.PeftModel.from_pretrained(base.model, str(random_adapter[0]), is_trainable=True)
+
+    def transformers_loss(labels: tuple[int, ...]) -> torch.Tensor:
+        ids = torch.tensor([example.input_ids])
+        return wrapped(input_ids=ids, labels=torch.tensor([labels]), use_cache=False).loss
+
     try:
-        ours = loss_of(wrapped, example)
+        ours = loss_of(wrapped, example, context_weight)
         ours.backward()
         our_grads = [p.grad.clone() for p in wrapped.parameters() if p.requires_grad]
         wrapped.zero_grad(set_to_none=True)
-        full = wrapped(
-            input_ids=torch.tensor([example.input_ids]),
-            labels=torch.tensor([example.labels]),
-            use_cache=False,
-        ).loss
+        full = transformers_loss(example.labels)
+        if context_weight:
+            full = full + context_weight * transformers_loss(example.context_labels)
         full.backward()
         full_grads = [p.grad for p in wrapped.parameters() if p.requires_grad]
     finally:
         wrapped.unload()
     assert ours.item() == pytest.approx(full.item(), rel=1e-5)
     assert our_grads and all(
-        torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+        torch.allclose(a, b, rtol=1e-4, atol=1e-5)
         for a, b in zip(our_grads, full_grads, strict=True)
     )
 

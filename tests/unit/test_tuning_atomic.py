@@ -80,6 +80,8 @@ def test_resuming_needs_the_same_settings_but_not_the_same_budgets() -> None:
     assert base.run_key() == longer.run_key()
     assert base.run_key() != TrainSettings(lora=LoraSettings(rank=8)).run_key()
     assert base.run_key() != TrainSettings(lora=LoraSettings(rank=4), seed=1).run_key()
+    weighted = TrainSettings(lora=LoraSettings(rank=4), context_weight=0.5)
+    assert base.run_key() != weighted.run_key()
     assert json.loads(json.dumps(base.run_key())) == base.run_key()
 
 
@@ -95,6 +97,7 @@ def test_resuming_needs_the_same_settings_but_not_the_same_budgets() -> None:
         (TrainSettings(warmup_steps=-1), "warm-up steps"),
         (TrainSettings(checkpoint_every=0), "checkpoints must come every"),
         (TrainSettings(time_budget_s=0), "time budget must be positive"),
+        (TrainSettings(context_weight=-0.5), "context weight must be in"),
     ],
 )
 def test_bad_training_settings_are_named(settings: TrainSettings, message: str) -> None:

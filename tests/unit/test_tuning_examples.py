@@ -10,6 +10,7 @@ from lsp_server.tuning.encoding import IGNORE, encode_example, encode_examples
 from lsp_server.tuning.errors import NoUsableFilesError, TuningError
 from lsp_server.tuning.examples import (
     ExampleSettings,
+    FimExample,
     end_marker,
     file_examples,
     workspace_examples,
@@ -161,6 +162,34 @@ def test_the_loss_covers_the_middle_and_the_end_marker_only() -> None:
         assert list(encoded.input_ids) == prompt + middle + [CharTokenizer.END]
         assert list(encoded.labels) == [IGNORE] * len(prompt) + middle + [CharTokenizer.END]
         assert encoded.target_tokens == len(middle) + 1
+
+
+def test_the_context_loss_covers_the_prompts_code_and_not_its_markers() -> None:
+    tokenizer = CharTokenizer()
+    for example in examples():
+        encoded = encode_example(example, tokenizer)
+        prompt = tokenizer.prompt_tokens(example.prompt)
+        code = [IGNORE if i in CharTokenizer.MARKERS.values() else i for i in prompt]
+        after = len(encoded.input_ids) - len(prompt)
+        assert list(encoded.context_labels) == code + [IGNORE] * after
+        text = sum(len(s.text) for s in example.prompt.segments if not s.special)
+        assert encoded.context_tokens == text > 0
+
+
+def test_a_tokenizer_that_joins_segments_is_refused() -> None:
+    class Joining(CharTokenizer):
+        """Two characters a token across segment boundaries, as a tokenizer of the whole
+        text would merge them."""
+
+        def prompt_tokens(self, prompt: Prompt) -> list[int]:
+            text = prompt.text
+            return [hash(text[i : i + 2]) for i in range(0, len(text), 2)]
+
+    # Even lengths throughout, so the prompt's tokens lead the whole's; odd segments.
+    prompt = build_prompt(QWEN, "abc", "xyz")
+    example = FimExample("a.py", 0, "abc", "de", "xyz", prompt, "<|endoftext|>")
+    with pytest.raises(TuningError, match="segments tokenized one by one give 25 tokens"):
+        encode_example(example, Joining())
 
 
 def test_examples_longer_than_the_context_are_dropped() -> None:
