@@ -119,12 +119,20 @@ def _fix(args: argparse.Namespace) -> int:
     settings = _settings_from(args)
     engine = load_engine(locate_model(settings, _print_progress), settings)
     problems = syntax_problems(snapshot.tree, snapshot.text) if snapshot.tree else []
-    scores = score_document(engine, snapshot, ScoreCache(), lambda: False) or []
-    problems += unlikely_lines(snapshot.text, code_scores(snapshot, scores), severity="hint")
+    if settings.unlikely_severity != "off":
+        try:
+            scores = score_document(engine, snapshot, ScoreCache(), lambda: False) or []
+        except TideError as exc:
+            # As in the server: an engine that cannot score leaves the syntax diagnostics.
+            print(f"tide-lsp: no unlikely-code diagnostics: {exc}", file=sys.stderr)
+            scores = []
+        severity = settings.unlikely_severity
+        problems += unlikely_lines(snapshot.text, code_scores(snapshot, scores), severity=severity)
     here = [p for p in problems if snapshot.pos_at(p.start).line <= line <= _last_line(snapshot, p)]
     message = here[0].message if here else ""
     started = time.perf_counter()
-    fixes = FixFinder(engine).find(FixTarget(snapshot, line, line, message), lambda: False)
+    finder = FixFinder(engine, verify=settings.verify_fixes)
+    fixes = finder.find(FixTarget(snapshot, line, line, message), lambda: False)
     fix_ms = (time.perf_counter() - started) * 1000
     if args.json:
         diagnostics = [

@@ -16,6 +16,7 @@ from .documents import Snapshot
 from .errors import TideError
 from .fixes.candidates import MAX_FUNCTION_LINES, Fix, FixTarget
 from .fixes.problems import Problem
+from .scheduler import Superseded
 
 if TYPE_CHECKING:
     from .server import TideServer
@@ -63,10 +64,18 @@ def _lines(rng: types.Range) -> tuple[int, int]:
     return rng.start.line, last
 
 
+def bounded(first: int, last: int, line_count: int) -> tuple[int, int] | None:
+    """The lines of the document in [first, last], at most one function's worth (a huge range
+    is cut, so the model never sees more); None when the range starts past the document."""
+    last_line = max(line_count - 1, 0)
+    if not 0 <= first <= last_line or last < first:
+        return None
+    return first, min(last, last_line, first + MAX_FUNCTION_LINES - 1)
+
+
 def targets(snapshot: Snapshot, params: types.CodeActionParams) -> list[FixTarget]:
     """What the user asks to fix: Tide's diagnostics in the range, else the range's lines."""
     found: list[FixTarget] = []
-    last_line = max(snapshot.line_count - 1, 0)
     # One target per span of lines: a syntax error and an unlikely-code hint on the same line
     # are one thing to fix (and one action, so a client can apply it without asking). The most
     # severe diagnostic's message describes it.
@@ -75,19 +84,17 @@ def targets(snapshot: Snapshot, params: types.CodeActionParams) -> list[FixTarge
         key=lambda d: d.severity or types.DiagnosticSeverity.Hint,
     )
     for diagnostic in ours:
-        first, last = _lines(diagnostic.range)
-        last = min(last, last_line)
-        if all((t.first_line, t.last_line) != (first, last) for t in found):
-            found.append(FixTarget(snapshot, first, last, diagnostic.message))
+        # A diagnostic from an older version may lie past the document's end now.
+        lines = bounded(*_lines(diagnostic.range), snapshot.line_count)
+        if lines is not None and all((t.first_line, t.last_line) != lines for t in found):
+            found.append(FixTarget(snapshot, *lines, diagnostic.message))
     found.sort(key=lambda t: t.first_line)
     if not found:
-        first, last = _lines(params.range)
-        if first > last_line:
+        lines = bounded(*_lines(params.range), snapshot.line_count)
+        if lines is None:
             return []
-        # A huge selection is bounded: the model sees at most one function's worth of lines.
-        last = min(last, last_line, first + MAX_FUNCTION_LINES - 1)
         others = [d.message for d in params.context.diagnostics]
-        found.append(FixTarget(snapshot, first, last, others[0] if others else ""))
+        found.append(FixTarget(snapshot, *lines, others[0] if others else ""))
     return found
 
 
@@ -108,6 +115,14 @@ def _data(target: FixTarget, index: int | None = None) -> dict[str, Any]:
     if index is not None:
         data["index"] = index
     return data
+
+
+def _refuse_if_changed(snapshot: Snapshot, version: Any) -> None:
+    if snapshot.version != version:
+        raise ContentModified(
+            f"the document changed since this fix was offered (version {version}, "
+            f"now {snapshot.version}); ask for fixes again"
+        )
 
 
 def workspace_edit(server: "TideServer", snapshot: Snapshot, fix: Fix) -> types.WorkspaceEdit:
@@ -152,21 +167,29 @@ async def resolve(server: "TideServer", action: types.CodeAction) -> types.CodeA
     data = action.data
     if not isinstance(data, dict) or not {"uri", "version", "first", "last"} <= set(data):
         raise JsonRpcInvalidParams("this code action was not made by Tide")
-    snapshot = server.snapshot(str(data["uri"]))
-    if snapshot.version != data["version"]:
-        raise ContentModified(
-            f"the document changed since this fix was offered (version {data['version']}, "
-            f"now {snapshot.version}); ask for fixes again"
-        )
+    uri = str(data["uri"])
+    snapshot = server.snapshot(uri)
+    _refuse_if_changed(snapshot, data["version"])
     first, last = int(data["first"]), int(data["last"])
-    if not 0 <= first <= last < max(snapshot.line_count, 1):
+    lines = bounded(first, last, snapshot.line_count)
+    if lines is None:
         raise JsonRpcInvalidParams(f"lines {first}-{last} are outside the document")
-    target = FixTarget(snapshot, first, last, str(data.get("message") or ""))
+    target = FixTarget(snapshot, *lines, str(data.get("message") or ""))
     try:
         found = await server.fixes.fixes(target, server.settings)
+    except Superseded:
+        # Another fix search on this document took the model's turn: this one is answered
+        # without an edit rather than with an error.
+        server.tell(
+            f"the fix search for {_line_label(target)} was replaced by a newer one",
+            types.MessageType.Info,
+        )
+        return action
     except TideError as exc:
         log.warning("no fix for %s %s: %s", snapshot.uri, _line_label(target), exc)
         found = []
+    # The search takes seconds: an edit made meanwhile makes its fixes stale.
+    _refuse_if_changed(server.snapshot(uri), snapshot.version)
     index = int(data.get("index", 0))
     if index >= len(found):
         server.tell(f"no verified fix found for {_line_label(target)}", types.MessageType.Info)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import EngineError
 from .base import GenerationStats
 from .reuse import change, common_prefix, evaluate_from, moved_runs
 
@@ -177,7 +178,8 @@ class KvSequence:
         if status == _ABORTED:
             raise Aborted
         if status != 0:
-            raise RuntimeError(f"llama_decode returned {status}")
+            # An engine error, so that scoring and fix searches report it as a failed run.
+            raise EngineError(f"llama.cpp could not evaluate the tokens (llama_decode: {status})")
         if self.exact == len(self.tokens):
             self.exact += len(tokens)
         self.tokens.extend(tokens)

@@ -117,14 +117,19 @@ class FixFinder:
     def __init__(self, engine: Engine, verify: bool = True) -> None:
         self.engine = engine
         self.verify = verify
+        # Why a way of asking failed in the last search: its answer is then not worth keeping.
+        self.failures: list[str] = []
 
     def find(self, target: FixTarget, cancelled: Callable[[], bool]) -> list[Fix]:
         fixes: list[Fix] = []
+        self.failures = []
         for propose in (self._instruct, self._infill):
             try:
                 fixes.extend(propose(target, cancelled))
             except TideError as exc:
-                log.warning("%s fix failed: %s", propose.__name__.strip("_"), exc)
+                route = propose.__name__.strip("_")
+                log.warning("%s fix failed: %s", route, exc)
+                self.failures.append(f"{route}: {exc}")
         unique: dict[tuple[int, int, str], Fix] = {}
         for fix in fixes:
             unique.setdefault((fix.start, fix.end, fix.text), fix)

@@ -24,7 +24,7 @@ from .candidates import Cancelled, Fix, FixFinder, FixTarget, function_name
 from .problems import Problem
 from .scoring import ScoreCache, code_scores, score_document
 from .syntax import syntax_problems
-from .test_check import find_tests, has_examples, run_tests
+from .test_check import find_tests, has_examples, interpreter, pytest_missing, run_tests
 from .unlikely import unlikely_lines
 
 log = logging.getLogger(__name__)
@@ -154,6 +154,9 @@ class FixService:
         found = await in_background(self._scheduler, f"fix:{snapshot.uri}", job)
         if settings.run_tests:
             found = await self._checked(target, found, settings)
+        if finder.failures:
+            # Asking again may go better (an HTTP server back up): nothing is kept.
+            return found
         self._fixes[key] = found
         while len(self._fixes) > 64:
             self._fixes.popitem(last=False)
@@ -174,11 +177,16 @@ class FixService:
         examples = function if has_examples(snapshot.text, function) else None
         if not tests and examples is None:
             return found
+        python = interpreter(root)
+        missing = await asyncio.to_thread(pytest_missing, python)
+        if missing is not None:
+            log.warning("fixes for %s are not checked against tests: %s", snapshot.uri, missing)
+            return found
         checked: list[tuple[bool, Fix]] = []
         for fix in found[:MAX_TESTED_FIXES]:
             fixed = snapshot.text[: fix.start] + fix.text + snapshot.text[fix.end :]
             outcome = await asyncio.to_thread(
-                run_tests, root, document, fixed, tests, settings.test_timeout, examples
+                run_tests, root, document, fixed, tests, settings.test_timeout, examples, python
             )
             title = f"{fix.title} ({outcome.summary})"
             checked.append((outcome.ok, dataclasses.replace(fix, title=title)))

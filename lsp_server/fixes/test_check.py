@@ -3,7 +3,8 @@
 Nothing runs unless the user turned `runTests` on. The workspace's Python files are copied to a
 scratch directory, the fix is applied to the copy, and only the tests that name the fixed
 function run there, with the examples in its docstring (`>>>`, as doctests), in a subprocess
-with a timeout; the user's files are never touched.
+with a timeout; the user's files are never touched. The tests run under the workspace's own
+virtual environment where it has one, since they import the project's dependencies.
 """
 
 import ast
@@ -19,6 +20,7 @@ MAX_TEST_FILES = 200
 MAX_COPY_FILES = 5000
 _SKIP_DIRS = {".git", ".hg", ".venv", "venv", "node_modules", "__pycache__", ".tox", "build"}
 _SUMMARY = re.compile(r"(\d+) (passed|failed|error|errors)")
+_VENV_PYTHONS = (".venv/bin/python", "venv/bin/python", ".venv/Scripts/python.exe")
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,27 @@ def _python_files(root: Path) -> list[Path]:
         if len(found) >= MAX_COPY_FILES:
             break
     return found
+
+
+def interpreter(root: Path) -> Path:
+    """The workspace's virtual environment's Python where it has one, else the server's."""
+    for candidate in _VENV_PYTHONS:
+        if (root / candidate).is_file():
+            return root / candidate
+    return Path(sys.executable)
+
+
+def pytest_missing(python: Path) -> str | None:
+    """Why pytest cannot run under `python`; None when it can."""
+    try:
+        run = subprocess.run(
+            [str(python), "-m", "pytest", "--version"], capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{python} cannot run pytest: {exc}"
+    if run.returncode != 0:
+        return f"pytest is not installed for {python}"
+    return None
 
 
 def find_tests(root: Path, function: str) -> list[Path]:
@@ -84,9 +107,11 @@ def run_tests(
     tests: list[Path],
     timeout_s: float,
     examples_of: str | None = None,
+    python: Path | None = None,
 ) -> TestOutcome:
     """Run `tests`, and the docstring examples of the function `examples_of` when given, on a
-    copy of the workspace where `document` holds `fixed_text`."""
+    copy of the workspace where `document` holds `fixed_text`, with `python` (by default the
+    server's)."""
     runs: list[list[str]] = []
     if tests:
         runs.append([str(t.relative_to(root)) for t in tests])
@@ -104,7 +129,7 @@ def run_tests(
         patched.parent.mkdir(parents=True, exist_ok=True)
         patched.write_text(fixed_text, encoding="utf-8")
         for selected in runs:
-            counts = _pytest(copy, selected, timeout_s)
+            counts = _pytest(python or Path(sys.executable), copy, selected, timeout_s)
             if counts is None:
                 return TestOutcome(0, 1, f"tests time out after {timeout_s:g}s")
             passed, failed = passed + counts[0], failed + counts[1]
@@ -116,9 +141,11 @@ def run_tests(
     return TestOutcome(passed, failed, summary)
 
 
-def _pytest(cwd: Path, selected: list[str], timeout_s: float) -> tuple[int, int] | None:
+def _pytest(
+    python: Path, cwd: Path, selected: list[str], timeout_s: float
+) -> tuple[int, int] | None:
     """Passed and failed counts of one pytest run; None when it timed out."""
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *selected]
+    command = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *selected]
     try:
         run = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:

@@ -155,22 +155,30 @@ async def test_diagnostics_can_be_turned_off(model_path):
             await diagnostics_for(client, uri, 1, timeout=3)
 
 
-def test_fix_command_prints_ranked_fixes(model_path, tmp_path):
+def fix_command(*args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "lsp_server", "fix", *args]
+    run = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert run.returncode == 0, run.stderr
+    return run
+
+
+def test_fix_command_prints_the_lines_diagnostics_and_ranked_fixes(model_path, tmp_path):
     source = tmp_path / "is_even.py"
     source.write_text(IS_EVEN)
-    run = subprocess.run(
-        [sys.executable, "-m", "lsp_server", "fix", f"{source}:{BUG_LINE + 1}", "--json"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stderr
-    report = json.loads(run.stdout)
+    location = f"{source}:{BUG_LINE + 1}"
+    report = json.loads(fix_command(location, "--json").stdout)
+    assert [(d["line"], d["severity"]) for d in report["diagnostics"]] == [(BUG_LINE + 1, "hint")]
+    assert "unlikely" in report["diagnostics"][0]["message"]
     assert report["fixes"], report
     first = report["fixes"][0]
     assert first["title"].startswith("Tide: ")
+    assert first["source"] in {"instruct", "infill"}
     assert first["edit"]["start"][0] == BUG_LINE + 1
+    # The same report for a person: the diagnostic, then the fixes numbered best first.
+    lines = fix_command(location).stdout.splitlines()
+    assert lines[0] == f"{location}: hint: {report['diagnostics'][0]['message']}"
+    assert lines[1].startswith("1. Tide: ") and "mean logprob" in lines[1]
+    assert source.read_text() == IS_EVEN
 
 
 def test_fix_command_rejects_a_bad_location(tmp_path):
@@ -184,11 +192,12 @@ def test_fix_command_rejects_a_bad_location(tmp_path):
     assert "FILE:LINE" in run.stderr
 
 
-async def checked_fixes(root) -> list[types.CodeAction]:
-    """The fixes offered for IS_EVEN's bug in `root/calc.py` with the opt-in test check on."""
+async def checked_fixes(root, run_tests: bool = True) -> list[types.CodeAction]:
+    """The fixes offered for IS_EVEN's bug in `root/calc.py`, by default with the opt-in test
+    check on."""
     (root / "calc.py").write_text(IS_EVEN)
     uri = (root / "calc.py").as_uri()
-    init = {"runTests": True, "unlikelySeverity": "off"}
+    init = {"runTests": run_tests, "unlikelySeverity": "off"}
     async with lsp_session(init=init, root=root) as client:
         open_doc(client, uri, IS_EVEN)
         (action,) = await client.text_document_code_action_async(code_action_params(uri, BUG_LINE))
@@ -199,15 +208,31 @@ async def checked_fixes(root) -> list[types.CodeAction]:
     return listed
 
 
-async def test_opted_in_fixes_are_checked_against_the_workspace_tests(model_path, tmp_path):
-    (tmp_path / "test_calc.py").write_text(
+def workspace_with_tests(root, marker) -> None:
+    """A test of is_even, and a conftest that leaves `marker` behind whenever pytest runs."""
+    (root / "test_calc.py").write_text(
         "from calc import is_even\n\n\ndef test_is_even():\n"
         "    assert is_even(4) and not is_even(7)\n"
     )
+    (root / "conftest.py").write_text(f"import pathlib\npathlib.Path({str(marker)!r}).touch()\n")
+
+
+async def test_opted_in_fixes_are_checked_against_the_workspace_tests(model_path, tmp_path):
+    marker = tmp_path.parent / f"{tmp_path.name}-pytest-ran"
+    workspace_with_tests(tmp_path, marker)
     titles = [a.title for a in await checked_fixes(tmp_path)]
     # Passing fixes come first, and every checked title says what the tests said: the test
     # file's test and the docstring's examples.
     assert titles[0].endswith("(2 tests pass)"), titles
+    assert marker.exists()
+
+
+async def test_without_the_opt_in_no_test_runs(model_path, tmp_path):
+    marker = tmp_path.parent / f"{tmp_path.name}-pytest-ran"
+    workspace_with_tests(tmp_path, marker)
+    titles = [a.title for a in await checked_fixes(tmp_path, run_tests=False)]
+    assert titles and not any("pass" in t or "fail" in t for t in titles), titles
+    assert not marker.exists()
 
 
 async def test_an_engine_failing_during_the_search_offers_no_edit_and_says_why(
@@ -224,8 +249,9 @@ async def test_an_engine_failing_during_the_search_offers_no_edit_and_says_why(
         assert resolved.edit is None
         # Said before the answer: pytest-lsp has recorded it by now.
         assert any("no verified fix" in m.message for m in client.messages)
-        # Still serving: the lightbulb answers.
-        assert await client.text_document_code_action_async(code_action_params(uri, 0))
+        # Still serving, and the failed search is not remembered: asking again offers a new one.
+        (again,) = await client.text_document_code_action_async(code_action_params(uri, BUG_LINE))
+        assert again.edit is None and again.title.startswith("Tide: find a fix")
     written = log.read_text()
     assert "fix failed: " in written and "injected engine fault" in written
 

@@ -3,7 +3,8 @@
 from lsprotocol import types
 
 from lsp_server.documents import DocumentStore
-from lsp_server.fix_features import targets
+from lsp_server.fix_features import bounded, targets
+from lsp_server.fixes.candidates import MAX_FUNCTION_LINES
 
 TEXT = "def area(w, h):\n    return w * h\n\n\nprint(area(2, 3)\n"
 
@@ -45,3 +46,32 @@ def test_without_tide_diagnostics_the_range_is_the_target_with_the_others_messag
     other = diagnostic(4, "pyright says no", types.DiagnosticSeverity.Error, source="pyright")
     found = targets(snapshot(), params(4, [other]))
     assert [(t.first_line, t.last_line, t.message) for t in found] == [(4, 4, "pyright says no")]
+
+
+def test_a_diagnostic_past_the_end_of_the_document_is_no_target() -> None:
+    stale = diagnostic(10, "from an older version", types.DiagnosticSeverity.Hint)
+    assert targets(snapshot(), params(10, [stale])) == []
+    # With the cursor inside the document, its line is the target instead.
+    found = targets(snapshot(), params(1, [stale]))
+    assert [(t.first_line, t.last_line, t.message) for t in found] == [
+        (1, 1, "from an older version")
+    ]
+
+
+def test_ranges_are_bounded_to_the_document_and_to_one_function() -> None:
+    assert bounded(0, 3, 5) == (0, 3)
+    assert bounded(2, 99, 5) == (2, 4)
+    assert bounded(0, 10_000, 100_000) == (0, MAX_FUNCTION_LINES - 1)
+    assert bounded(5, 5, 5) is None
+    assert bounded(-1, 2, 5) is None
+    assert bounded(3, 2, 5) is None
+    assert bounded(0, 0, 0) == (0, 0)  # an empty document still has its one line
+
+
+def test_a_huge_diagnostic_is_bounded_like_a_huge_selection() -> None:
+    text = "x = 1\n" * 400
+    big = DocumentStore().open("file:///t.py", "python", 1, text)
+    rng = types.Range(types.Position(3, 0), types.Position(390, 0))
+    huge = types.Diagnostic(range=rng, message="m", source="tide")
+    found = targets(big, params(3, [huge]))
+    assert [(t.first_line, t.last_line) for t in found] == [(3, 3 + MAX_FUNCTION_LINES - 1)]

@@ -1,8 +1,16 @@
 """Tests for lsp_server.fixes.test_check: tests found by name, run on a patched copy."""
 
+import sys
+import venv
 from pathlib import Path
 
-from lsp_server.fixes.test_check import find_tests, has_examples, run_tests
+from lsp_server.fixes.test_check import (
+    find_tests,
+    has_examples,
+    interpreter,
+    pytest_missing,
+    run_tests,
+)
 
 BUGGY = "def is_even(n):\n    return n % 2 == 1\n"
 FIXED = "def is_even(n):\n    return n % 2 == 0\n"
@@ -84,3 +92,18 @@ def test_tests_and_examples_count_together(tmp_path):
     tests = find_tests(root, "is_even")
     outcome = run_tests(root, root / "calc.py", fixed, tests, 120, examples_of="is_even")
     assert outcome.ok and outcome.summary == "2 tests pass"
+
+
+def test_the_workspaces_own_virtual_environment_runs_its_tests(tmp_path):
+    root = project(tmp_path)
+    assert interpreter(root) == Path(sys.executable)
+    venv.create(root / ".venv", with_pip=False)
+    assert interpreter(root) == root / ".venv" / "bin" / "python"
+
+
+def test_an_interpreter_without_pytest_is_named_and_one_with_it_passes(tmp_path):
+    venv.create(tmp_path / "bare", with_pip=False)
+    bare = tmp_path / "bare" / "bin" / "python"
+    assert pytest_missing(bare) == f"pytest is not installed for {bare}"
+    assert "cannot run pytest" in pytest_missing(tmp_path / "no-such-python")
+    assert pytest_missing(Path(sys.executable)) is None
