@@ -48,6 +48,12 @@ def test_defaults():
         ("logLevel", "debug", "log_level", "debug"),
         ("precompute", False, "precompute", False),
         ("moveKv", True, "move_kv", True),
+        ("diagnostics", False, "diagnostics", False),
+        ("unlikelySeverity", "Warning", "unlikely_severity", "warning"),
+        ("unlikelySeverity", "off", "unlikely_severity", "off"),
+        ("verifyFixes", False, "verify_fixes", False),
+        ("runTests", True, "run_tests", True),
+        ("testTimeout", 30, "test_timeout", 30),
     ],
 )
 def test_each_camel_case_key_sets_its_field(key, value, attr, expected):
@@ -194,6 +200,7 @@ def test_disabled_languages_must_all_be_strings():
         ("maxLines", 1, 0, 200, 201),
         ("threads", 0, -1, 256, 257),
         ("contextLength", 256, 255, 131072, 131073),
+        ("testTimeout", 1, 0, 600, 601),
     ],
 )
 def test_integer_ranges(key, low_ok, low_bad, high_ok, high_bad):
@@ -227,6 +234,13 @@ def test_log_level_is_case_insensitive_and_stored_lower_case(value):
     settings, errors = apply_settings(DEFAULT, {"logLevel": value})
     assert errors == []
     assert settings.log_level == value.lower()
+
+
+@pytest.mark.parametrize("value", ["loud", "", "fatal"])
+def test_unknown_unlikely_severity_is_reported(value):
+    settings, errors = apply_settings(DEFAULT, {"unlikelySeverity": value})
+    assert settings == DEFAULT
+    assert len(errors) == 1 and "unlikelySeverity" in errors[0] and "hint" in errors[0]
 
 
 @pytest.mark.parametrize("value", ["verbose", "", "trace"])
