@@ -23,6 +23,20 @@ def test_setup_registers_server_and_commands(nvim_factory):
     assert nvim.exec_lua("return vim.fn.hlexists('TideGhostText')") == 1
 
 
+def test_every_server_setting_is_accepted(nvim_factory):
+    settings = {
+        "runTests": True,
+        "testTimeout": 30,
+        "suffixShare": 0.25,
+        "crossFileBudget": 0,
+        "adapter": "off",
+        "precompute": False,
+        "unlikelySeverity": "off",
+    }
+    nvim = nvim_factory({**MISSING, "settings": settings})
+    assert nvim.exec_lua("return require('tide').settings") == settings
+
+
 def test_bad_settings_are_reported_and_dropped(nvim_factory):
     nvim = nvim_factory({**MISSING, "settings": {"maxLines": -1, "bogus": 1, "enable": True}})
     assert nvim.exec_lua("return require('tide').settings") == {"enable": True}

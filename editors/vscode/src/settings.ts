@@ -20,6 +20,8 @@ export interface ServerSettings {
   disabledLanguages?: string[];
   diagnostics?: boolean;
   verifyFixes?: boolean;
+  runTests?: boolean;
+  testTimeout?: number;
   threads?: number;
   logLevel?: string;
   engine?: string;
@@ -34,13 +36,14 @@ export interface ServerSettings {
 export type SettingReader = (key: string) => unknown;
 
 const STRING_KEYS = ['model', 'modelDir', 'logLevel', 'engine', 'unlikelySeverity', 'adapter'] as const;
-const INT_KEYS = ['contextBudget', 'maxTokens', 'maxLines', 'threads', 'candidates'] as const;
-const BOOL_KEYS = ['enable', 'diagnostics', 'verifyFixes', 'precompute', 'moveKv'] as const;
+const INT_KEYS = ['contextBudget', 'maxTokens', 'maxLines', 'threads', 'candidates', 'testTimeout'] as const;
+const BOOL_KEYS = ['enable', 'diagnostics', 'verifyFixes', 'runTests', 'precompute', 'moveKv'] as const;
 
 /** Boolean keys sent only when they differ from these defaults (the server's defaults too). */
 const BOOL_DEFAULTS: Record<string, boolean> = {
   diagnostics: true,
   verifyFixes: true,
+  runTests: false,
   precompute: true,
   moveKv: false,
 };

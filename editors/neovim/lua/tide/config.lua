@@ -26,9 +26,10 @@ M.defaults = {
   args = {},
   filetypes = M.default_filetypes,
   root_markers = { '.git', 'pyproject.toml', 'setup.py', 'package.json', 'go.mod', 'Cargo.toml' },
-  --- Server settings (camelCase, as the server names them): model, modelDir, contextBudget,
-  --- maxTokens, maxLines, enable, disabledLanguages, diagnostics, verifyFixes, threads, logLevel,
-  --- engine, unlikelySeverity, candidates.
+  --- Server settings (camelCase, as the server names them; `:help tide-settings`): model,
+  --- modelDir, engine, adapter, contextBudget, suffixShare, crossFileBudget, contextLength,
+  --- maxTokens, maxLines, candidates, precompute, moveKv, threads, enable, disabledLanguages,
+  --- diagnostics, unlikelySeverity, verifyFixes, runTests, testTimeout, logLevel.
   --- Sent as `initializationOptions` and as `{settings = {tide = ...}}`.
   settings = {},
   ghost_text = {
@@ -59,21 +60,30 @@ M.defaults = {
   notify_progress = true,
 }
 
+--- Every setting the server takes. The server checks ranges and names what it refuses.
 local SETTING_TYPES = {
   model = 'string',
   modelDir = 'string',
+  engine = 'string',
+  adapter = 'string',
   contextBudget = 'integer',
+  suffixShare = 'number',
+  crossFileBudget = 'count',
+  contextLength = 'integer',
   maxTokens = 'integer',
   maxLines = 'integer',
+  candidates = 'integer',
+  precompute = 'boolean',
+  moveKv = 'boolean',
+  threads = 'integer',
   enable = 'boolean',
   disabledLanguages = 'list',
   diagnostics = 'boolean',
-  verifyFixes = 'boolean',
-  threads = 'integer',
-  logLevel = 'string',
-  engine = 'string',
   unlikelySeverity = 'string',
-  candidates = 'integer',
+  verifyFixes = 'boolean',
+  runTests = 'boolean',
+  testTimeout = 'integer',
+  logLevel = 'string',
 }
 M.setting_types = SETTING_TYPES
 
@@ -98,6 +108,12 @@ function M.server_settings(settings)
         clean[key] = value
       else
         problems[#problems + 1] = ('%s must be a positive integer'):format(key)
+      end
+    elseif want == 'count' then
+      if type(value) == 'number' and value == math.floor(value) and value >= 0 then
+        clean[key] = value
+      else
+        problems[#problems + 1] = ('%s must be 0 or a positive integer'):format(key)
       end
     elseif want == 'list' then
       if vim.islist(value) and vim.iter(value):all(function(v) return type(v) == 'string' end) then

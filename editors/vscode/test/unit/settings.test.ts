@@ -23,6 +23,8 @@ const defaults: Record<string, unknown> = {
   threads: null,
   diagnostics: true,
   verifyFixes: true,
+  runTests: false,
+  testTimeout: null,
   logLevel: '',
   adapter: '',
 };
@@ -62,6 +64,8 @@ test('every server key is mapped with its camelCase name', () => {
       disabledLanguages: ['markdown', 'markdown', 'plaintext'],
       diagnostics: false,
       verifyFixes: false,
+      runTests: true,
+      testTimeout: 30,
       logLevel: 'debug',
     }),
   );
@@ -73,9 +77,11 @@ test('every server key is mapped with its camelCase name', () => {
     maxTokens: 64,
     maxLines: 4,
     threads: 2,
+    testTimeout: 30,
     enable: false,
     diagnostics: false,
     verifyFixes: false,
+    runTests: true,
     disabledLanguages: ['markdown', 'plaintext'],
   });
   assert.equal(JSON.stringify(s).includes('server'), false);
