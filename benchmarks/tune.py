@@ -3,7 +3,7 @@ the project's LoRA adapter, through the real server, in the same run.
 
     .venv/bin/python -m benchmarks.tune [--steps 100] [--rank 8] [--cases 60] [--humaneval 80]
         [--projects rich,huggingface_hub,msal-browser] [--context-weight W] [--mlp]
-        [--learning-rate R] [--tag NAME]
+        [--learning-rate R] [--tag NAME] [--scratch DIR]
 
 For each project (Python packages installed in the venv, a TypeScript package from the VS Code
 extension's npm dependencies; none from this repository), copied into a scratch workspace:
@@ -15,6 +15,9 @@ extension's npm dependencies; none from this repository), copied into a scratch 
 3. HumanEval single-line infilling (a seeded sample) in the same workspace, adapter off and on:
    the adapter must not cost general skill.
 Results: benchmarks/results/tune-<project>[-<tag>].jsonl per case, tune-summary[-<tag>].json.
+`--scratch` reuses an earlier run's scratch folder (printed at the start): its copies and its
+adapters, whose training then resumes at the step it reached, so that an adapter can be measured
+again, on more cases, without tuning it anew.
 """
 
 import argparse
@@ -62,8 +65,11 @@ SETTINGS = {
 
 
 def copy_project(source: Path, scratch: Path) -> Path:
-    """The project's source files (no compiled or bundled output) in a fresh workspace."""
+    """The project's source files (no compiled or bundled output) in a fresh workspace, or the
+    copy an earlier run left in `scratch`."""
     workspace = scratch / source.name
+    if workspace.is_dir():
+        return workspace
     shutil.copytree(
         source,
         workspace,
@@ -165,16 +171,18 @@ def summary(rows: list[dict]) -> dict:
 
 async def run(args: argparse.Namespace) -> dict:
     RESULTS.mkdir(exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="tide-tune-"))
+    scratch = Path(args.scratch) if args.scratch else Path(tempfile.mkdtemp(prefix="tide-tune-"))
+    print(f"scratch folder: {scratch}", flush=True)
     cache = scratch / "models"
-    cache.mkdir()
     from lsp_server import models
 
     # The default model, linked into the scratch cache so that the adapters stay there too.
     spec = models.default_model()
     model = models.model_path(spec, models.cache_dir())
-    (cache / model.relative_to(models.cache_dir())).parent.mkdir(parents=True, exist_ok=True)
-    (cache / model.relative_to(models.cache_dir())).symlink_to(model)
+    link = cache / model.relative_to(models.cache_dir())
+    if not link.exists():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(model)
     results = {"command": " ".join(["python -m benchmarks.tune", *sys.argv[1:]])}
     tag = f"-{args.tag}" if args.tag else ""
     for name in args.projects.split(","):
@@ -182,9 +190,11 @@ async def run(args: argparse.Namespace) -> dict:
         timing = tune(workspace, cache, args)
         out = RESULTS / f"tune-{name}{tag}.jsonl"
         out.unlink(missing_ok=True)
-        cases = held_out_cases(workspace, args.cases, 0)
-        held = await compare(workspace, cache, cases, out, f"{name}{tag}")
-        results[name] = {**timing, "held_out": summary(held)}
+        results[name] = dict(timing)
+        if args.cases:
+            cases = held_out_cases(workspace, args.cases, 0)
+            held = await compare(workspace, cache, cases, out, f"{name}{tag}")
+            results[name]["held_out"] = summary(held)
         if args.humaneval:
             tasks = humaneval_cases("SingleLineInfilling", args.humaneval, 0)
             he = await compare(workspace, cache, tasks, out, f"{name}{tag}-humaneval")
@@ -206,6 +216,7 @@ def main() -> int:
     parser.add_argument("--learning-rate", type=float, default=TrainSettings.learning_rate)
     parser.add_argument("--mlp", action="store_true", help="adapt the MLP projections too")
     parser.add_argument("--tag", default="", help="added to the result files' names")
+    parser.add_argument("--scratch", help="an earlier run's scratch folder, to measure it again")
     args = parser.parse_args()
     print(json.dumps(asyncio.run(run(args)), indent=2))
     return 0
