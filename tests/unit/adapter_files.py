@@ -20,14 +20,22 @@ SHA = "ab" * 32
 OTHER_SHA = "cd" * 32
 RANK = 2
 PEFT = "base_model.model.model.layers.0.self_attn"
+PEFT_MLP = "base_model.model.model.layers.0.mlp"
 
 
-def write_base(path: Path, hidden: int = 8, kv: int = 4, arch: str = "qwen2") -> Path:
+def write_base(
+    path: Path, hidden: int = 8, kv: int = 4, arch: str = "qwen2", ffn: int | None = None
+) -> Path:
+    """With `ffn`, the block has MLP weights of that intermediate width too."""
     writer = gguf.GGUFWriter(path, arch)
     writer.add_uint32(f"{arch}.block_count", 1)
     # numpy shapes are PyTorch's [out, in]; GGUF stores them reversed.
     writer.add_tensor("blk.0.attn_q.weight", np.zeros((hidden, hidden), np.float32))
     writer.add_tensor("blk.0.attn_k.weight", np.zeros((kv, hidden), np.float32))
+    if ffn:
+        writer.add_tensor("blk.0.ffn_gate.weight", np.zeros((ffn, hidden), np.float32))
+        writer.add_tensor("blk.0.ffn_up.weight", np.zeros((ffn, hidden), np.float32))
+        writer.add_tensor("blk.0.ffn_down.weight", np.zeros((hidden, ffn), np.float32))
     writer.add_tensor("blk.0.attn_norm.weight", np.ones(hidden, np.float32))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
@@ -36,19 +44,29 @@ def write_base(path: Path, hidden: int = 8, kv: int = 4, arch: str = "qwen2") ->
     return path
 
 
-def write_peft(folder: Path, hidden: int = 8, kv: int = 4, **config) -> Path:
+def write_peft(
+    folder: Path, hidden: int = 8, kv: int = 4, ffn: int | None = None, **config
+) -> Path:
+    """With `ffn`, the MLP projections (as `tide-lsp tune --mlp` adapts them) too."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
-    tensors = {
-        f"{PEFT}.q_proj.lora_A.weight": rng.normal(size=(RANK, hidden)).astype(np.float32),
-        f"{PEFT}.q_proj.lora_B.weight": rng.normal(size=(hidden, RANK)).astype(np.float32),
-        f"{PEFT}.k_proj.lora_A.weight": rng.normal(size=(RANK, hidden)).astype(np.float32),
-        f"{PEFT}.k_proj.lora_B.weight": rng.normal(size=(kv, RANK)).astype(np.float32),
-    }
+    shapes = {"q_proj": (hidden, hidden), "k_proj": (hidden, kv)}  # (in, out)
+    if ffn:
+        shapes |= {"gate_proj": (hidden, ffn), "up_proj": (hidden, ffn), "down_proj": (ffn, hidden)}
+    tensors = {}
+    for module, (width_in, width_out) in shapes.items():
+        a = rng.normal(size=(RANK, width_in)).astype(np.float32)
+        tensors[f"{_peft_prefix(module)}.{module}.lora_A.weight"] = a
+        b = rng.normal(size=(width_out, RANK)).astype(np.float32)
+        tensors[f"{_peft_prefix(module)}.{module}.lora_B.weight"] = b
     safetensors_numpy.save_file(tensors, folder / "adapter_model.safetensors")
-    settings = {"r": RANK, "lora_alpha": 4, "target_modules": ["q_proj", "k_proj"], **config}
+    settings = {"r": RANK, "lora_alpha": 4, "target_modules": list(shapes), **config}
     (folder / "adapter_config.json").write_text(json.dumps(settings))
     return folder
+
+
+def _peft_prefix(module: str) -> str:
+    return PEFT_MLP if module in ("gate_proj", "up_proj", "down_proj") else PEFT
 
 
 def metadata(sha: str = SHA) -> AdapterMetadata:

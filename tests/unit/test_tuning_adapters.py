@@ -29,6 +29,7 @@ from lsp_server.tuning.export import export_gguf
 from .adapter_files import (
     OTHER_SHA,
     PEFT,
+    PEFT_MLP,
     RANK,
     SHA,
     manifest,
@@ -72,6 +73,22 @@ def test_export_writes_what_llama_cpp_reads(exported: Path, tmp_path: Path) -> N
     stored = tensors["blk.0.attn_k.weight.lora_b"].data
     np.testing.assert_array_equal(stored, peft[f"{PEFT}.k_proj.lora_B.weight"])
     assert not list(tmp_path.glob(".tmp-*")), "the temporary file was renamed into place"
+
+
+def test_an_mlp_adapter_is_written_onto_the_ffn_weights(tmp_path: Path) -> None:
+    header = read_gguf_header(write_base(tmp_path / "base.gguf", ffn=24))
+    peft_dir = write_peft(tmp_path / "peft", ffn=24)
+    exported = export_gguf(peft_dir, header, metadata(), tmp_path / "adapter.gguf")
+    tensors = {t.name: t for t in gguf.GGUFReader(exported).tensors}
+    assert list(tensors["blk.0.ffn_gate.weight.lora_a"].shape) == [8, RANK]
+    assert list(tensors["blk.0.ffn_up.weight.lora_b"].shape) == [RANK, 24]
+    assert list(tensors["blk.0.ffn_down.weight.lora_a"].shape) == [24, RANK]
+    assert list(tensors["blk.0.ffn_down.weight.lora_b"].shape) == [RANK, 8]
+    peft = safetensors_numpy.load_file(peft_dir / "adapter_model.safetensors")
+    np.testing.assert_array_equal(
+        tensors["blk.0.ffn_down.weight.lora_a"].data, peft[f"{PEFT_MLP}.down_proj.lora_A.weight"]
+    )
+    assert len(tensors) == 10  # q, k and the three MLP weights, two tensors each
 
 
 def test_an_adapter_validates_against_its_own_base(exported: Path, base: Path) -> None:
