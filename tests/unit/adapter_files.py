@@ -13,6 +13,7 @@ import pytest
 
 from lsp_server.tuning.adapters import AdapterManifest
 from lsp_server.tuning.export import AdapterMetadata
+from lsp_server.tuning.train import MLP_MODULES
 
 safetensors_numpy = pytest.importorskip("safetensors.numpy", reason="needs the tune extra")
 
@@ -66,7 +67,7 @@ def write_peft(
 
 
 def _peft_prefix(module: str) -> str:
-    return PEFT_MLP if module in ("gate_proj", "up_proj", "down_proj") else PEFT
+    return PEFT_MLP if module in MLP_MODULES else PEFT
 
 
 def metadata(sha: str = SHA) -> AdapterMetadata:
