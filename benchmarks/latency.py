@@ -27,11 +27,11 @@ from pathlib import Path
 
 from examples.driver import ScriptedEditor
 from lsp_server import models
-from lsp_server.completion import Completer, CompletionRequest
+from lsp_server.completion.service import Completer, CompletionRequest
 from lsp_server.config import Settings
-from lsp_server.documents import Snapshot
-from lsp_server.engine_slot import load_engine, locate_model
-from lsp_server.scheduler import Ticket
+from lsp_server.runtime.engine_slot import load_engine, locate_model
+from lsp_server.runtime.scheduler import Ticket
+from lsp_server.text.documents import Snapshot
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -42,7 +42,7 @@ from pathlib import Path
 from benchmarks.latency import percentile, source_file
 from examples.driver import ScriptedEditor
 from lsp_server.config import Settings
-from lsp_server.engine_slot import locate_model
+from lsp_server.runtime.engine_slot import locate_model
 from tests.engines.llama_server import free_port
 
 from .quality import RESULTS

@@ -44,14 +44,14 @@ from lsprotocol import types
 
 from benchmarks.programs import program_passes
 from examples.driver import ScriptedEditor
+from lsp_server.completion.cut import introduces_syntax_error
+from lsp_server.completion.edit import repeats_suffix
+from lsp_server.completion.prompts import build_prompt
+from lsp_server.completion.window import LineTokenCounter, cursor_window
 from lsp_server.config import Settings
-from lsp_server.context.window import LineTokenCounter, cursor_window
-from lsp_server.engine_slot import load_engine, locate_model
 from lsp_server.engines.base import GenerationParams, GenerationStats
-from lsp_server.languages import language_for, parser_for
-from lsp_server.postprocess import repeats_suffix
-from lsp_server.prompts import build_prompt
-from lsp_server.truncation import introduces_syntax_error
+from lsp_server.runtime.engine_slot import load_engine, locate_model
+from lsp_server.text.languages import language_for, parser_for
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared/bench/human-eval-infilling"

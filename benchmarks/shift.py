@@ -21,13 +21,13 @@ import json
 import statistics
 from pathlib import Path
 
+from lsp_server.completion.prompts import build_prompt
 from lsp_server.config import Settings
-from lsp_server.engine_slot import locate_model
-from lsp_server.engines import kv_sequence
 from lsp_server.engines.base import GenerationParams, GenerationStats
-from lsp_server.engines.llama_cpp import LlamaCppEngine
+from lsp_server.engines.llamacpp import kv_sequence
+from lsp_server.engines.llamacpp.engine import LlamaCppEngine
 from lsp_server.engines.reuse import common_prefix
-from lsp_server.prompts import build_prompt
+from lsp_server.runtime.engine_slot import locate_model
 
 from .quality import RESULTS, humaneval_cases
 

@@ -8,14 +8,14 @@ import time
 from pathlib import Path
 
 from . import __version__, models
-from .completion import Completer, CompletionRequest, skip_reason
+from .completion.service import Completer, CompletionRequest, skip_reason
 from .config import DEFAULTS, LOG_LEVELS, Settings, apply_settings
-from .documents import DocumentStore, Pos
-from .engine_slot import load_engine, locate_model
 from .engines.choice import ENGINES
 from .errors import TideError
-from .languages import language_for
-from .scheduler import Ticket
+from .runtime.engine_slot import load_engine, locate_model
+from .runtime.scheduler import Ticket
+from .text.documents import DocumentStore, Pos
+from .text.languages import language_for
 from .tuning.train import TrainSettings
 
 
@@ -49,7 +49,7 @@ def _settings_from(args: argparse.Namespace) -> Settings:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .server import create_server
+    from .lsp.server import create_server
 
     server = create_server(_settings_from(args))
     if args.tcp:

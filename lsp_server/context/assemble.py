@@ -16,6 +16,7 @@ from urllib.request import url2pathname
 
 import tree_sitter
 
+from lsp_server.completion.prompts import ContextFile
 from lsp_server.context.crossfile import CrossFile
 from lsp_server.context.snippets import (
     BufferChunks,
@@ -26,8 +27,7 @@ from lsp_server.context.snippets import (
     visible_lines,
 )
 from lsp_server.context.workspace import WorkspaceIndex
-from lsp_server.languages import LanguageInfo, language_for
-from lsp_server.prompts import ContextFile
+from lsp_server.text.languages import LanguageInfo, language_for
 
 # Recently edited code is likelier than any open code to be what the user works on next.
 _KIND_WEIGHTS = {"definition": 1.0, "recent-edit": 1.5, "open-buffer": 1.0}

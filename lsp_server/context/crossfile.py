@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 import tree_sitter
 
+from lsp_server.completion.window import lines_span
 from lsp_server.context.outline import Definition, ImportSpec, Outline, read_imports
 from lsp_server.context.resolve import Binding, ImportResolver
 from lsp_server.context.snippets import Snippet
-from lsp_server.context.window import lines_span
 from lsp_server.context.workspace import WorkspaceIndex
-from lsp_server.languages import LanguageInfo, language_for, parser_for
+from lsp_server.text.languages import LanguageInfo, language_for, parser_for
 
 # Chains are dotted or, in C++, Rust and Java (`geo::area`, `Shape::area`), joined by `::`.
 _SEPARATOR = re.compile(r"\.|::")

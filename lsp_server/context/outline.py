@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import tree_sitter
 
-from lsp_server.languages import LanguageInfo, language_for, language_query, parser_for
+from lsp_server.text.languages import LanguageInfo, language_for, language_query, parser_for
 
 # An outline shows a long definition's head and its members' first lines, not its whole body.
 _WHOLE_LINES = 15

@@ -11,9 +11,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
-from ..documents import Snapshot
+from ..completion.prompts import ContextFile
 from ..engines.base import Engine
-from ..prompts import ContextFile
+from ..text.documents import Snapshot
 from .assemble import ContextGatherer, ContextRequest
 from .snippets import RecentEdits, cursor_text
 from .workspace import WorkspaceIndex

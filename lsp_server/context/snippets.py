@@ -10,7 +10,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .window import lines_span
+from ..completion.window import lines_span
 
 CHUNK_LINES = 20
 

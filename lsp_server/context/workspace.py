@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from lsp_server.languages import language_for, language_query
+from lsp_server.text.languages import language_for, language_query
 
 from .ignore import SKIPPED_DIRS, IgnoreRules, exclude_rules, is_ignored, rules_in
 from .outline import EMPTY_OUTLINE, Outline, read_outline

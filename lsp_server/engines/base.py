@@ -4,7 +4,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from ..prompts import Prompt, Template
+from ..completion.prompts import Prompt, Template
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from ..completion.prompts import Prompt, detect_template
 from ..errors import EngineError, ModelError
 from ..models import read_gguf_header
-from ..prompts import Prompt, detect_template
 from .base import Engine, GenerationParams, GenerationStats, TokenScore
 from .generation import generate, room_for
 from .sampling import HealingVocab, choose, log_softmax

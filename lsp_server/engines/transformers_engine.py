@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ..completion.prompts import Prompt, Segment, detect_template
 from ..errors import EngineError, ModelError
-from ..prompts import Prompt, Segment, detect_template
 from .base import Engine, GenerationParams, GenerationStats, TokenScore
 from .generation import generate, room_for
 from .reuse import common_prefix, evaluate_from

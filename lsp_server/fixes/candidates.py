@@ -11,12 +11,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..documents import Pos, Snapshot
+from ..completion.edit import LineCut
+from ..completion.prompts import build_prompt
 from ..engines.base import Engine, GenerationParams, GenerationStats
 from ..errors import TideError
-from ..languages import parser_for
-from ..postprocess import LineCut
-from ..prompts import build_prompt
+from ..text.documents import Pos, Snapshot
+from ..text.languages import parser_for
 from .answer import block_closed, extract_code
 from .minimal_edit import describe_change, minimal_edit, reindent
 from .syntax import syntax_error_nodes

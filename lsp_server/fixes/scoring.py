@@ -9,8 +9,8 @@ import bisect
 from collections import OrderedDict
 from collections.abc import Callable
 
-from ..documents import Pos, Snapshot
 from ..engines.base import Engine, TokenScore
+from ..text.documents import Pos, Snapshot
 
 MAX_CHUNK_LINES = 80
 

@@ -16,15 +16,15 @@ from typing import TypeVar
 
 from ..config import Settings
 from ..context.service import file_path
-from ..documents import Snapshot
 from ..engines.base import Engine
 from ..errors import TideError
-from ..scheduler import YIELDED, Scheduler, Superseded, Ticket
+from ..runtime.scheduler import YIELDED, Scheduler, Superseded, Ticket
+from ..text.documents import Snapshot
 from .candidates import Cancelled, Fix, FixFinder, FixTarget, function_name
 from .problems import Problem
 from .scoring import ScoreCache, code_scores, score_document
 from .syntax import syntax_problems
-from .test_check import find_tests, has_examples, interpreter, pytest_missing, run_tests
+from .trial import find_tests, has_examples, interpreter, pytest_missing, run_tests
 from .unlikely import unlikely_lines
 
 log = logging.getLogger(__name__)

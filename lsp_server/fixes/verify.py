@@ -14,7 +14,7 @@ import pyflakes.checker
 import pyflakes.messages
 import tree_sitter
 
-from ..languages import LanguageInfo, parser_for
+from ..text.languages import LanguageInfo, parser_for
 from .minimal_edit import minimal_edit
 from .syntax import syntax_error_nodes, syntax_problems
 

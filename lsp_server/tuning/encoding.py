@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from lsp_server.prompts import Prompt, Segment
+from lsp_server.completion.prompts import Prompt, Segment
 
 from .errors import TuningError
 from .examples import FimExample

@@ -20,14 +20,14 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from lsp_server.completion import heal_word
+from lsp_server.completion.edit import LINE_BREAK, line_around
+from lsp_server.completion.prompts import ContextFile, Prompt, Template, build_prompt
+from lsp_server.completion.service import heal_word
+from lsp_server.completion.window import LineTokenCounter, cursor_window
 from lsp_server.config import DEFAULTS, apply_settings
 from lsp_server.context.assemble import ContextGatherer, ContextRequest
-from lsp_server.context.window import LineTokenCounter, cursor_window
 from lsp_server.context.workspace import WorkspaceIndex
-from lsp_server.languages import language_for
-from lsp_server.postprocess import LINE_BREAK, line_around
-from lsp_server.prompts import ContextFile, Prompt, Template, build_prompt
+from lsp_server.text.languages import language_for
 
 from .errors import NoUsableFilesError, TuningError
 from .files import SourceFile, TrainingFiles

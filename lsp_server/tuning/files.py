@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lsp_server.context.ignore import SKIPPED_DIRS, IgnoreRules, exclude_rules, is_ignored, rules_in
-from lsp_server.languages import language_for
+from lsp_server.text.languages import language_for
 
 from .errors import NoUsableFilesError, TuningError
 

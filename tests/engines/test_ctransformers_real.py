@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lsp_server.completion.prompts import build_prompt
 from lsp_server.engines.base import GenerationParams, GenerationStats
 from lsp_server.engines.ctransformers_engine import CTransformersEngine, read_gguf_vocab
 from lsp_server.errors import EngineError, ModelError
-from lsp_server.prompts import build_prompt
 
 pytestmark = pytest.mark.model
 pytest.importorskip("ctransformers", reason="needs the ctransformers extra")
@@ -108,7 +108,7 @@ def test_ggml_file_needs_a_model_type(tmp_path: Path) -> None:
 
 
 def test_tiny_llama_streams_like_llama_cpp(tiny: Path) -> None:
-    from lsp_server.engines.llama_cpp import LlamaCppEngine
+    from lsp_server.engines.llamacpp.engine import LlamaCppEngine
 
     engine = CTransformersEngine(tiny, n_ctx=256, n_threads=1)
     try:

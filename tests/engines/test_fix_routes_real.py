@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from lsp_server.documents import DocumentStore
-from lsp_server.engines.llama_cpp import LlamaCppEngine
+from lsp_server.engines.llamacpp.engine import LlamaCppEngine
 from lsp_server.fixes.candidates import Fix, FixFinder, FixTarget
+from lsp_server.text.documents import DocumentStore
 
 pytestmark = pytest.mark.model
 

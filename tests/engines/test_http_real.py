@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from lsp_server.completion.prompts import build_prompt
 from lsp_server.engines.base import GenerationParams, GenerationStats
-from lsp_server.engines.http import HttpEngine
+from lsp_server.engines.remote.engine import HttpEngine
 from lsp_server.errors import EngineError
-from lsp_server.prompts import build_prompt
 from tests.engines.llama_server import Server, free_port
 
 pytestmark = pytest.mark.model
@@ -37,7 +37,7 @@ def complete(engine, prompt, max_tokens: int = 24) -> tuple[str, GenerationStats
 
 
 def test_greedy_fim_matches_llama_cpp(server: Server, model_path: Path) -> None:
-    from lsp_server.engines.llama_cpp import LlamaCppEngine
+    from lsp_server.engines.llamacpp.engine import LlamaCppEngine
 
     local = LlamaCppEngine(model_path, n_threads=2)
     try:

@@ -8,10 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from lsp_server.completion.prompts import Prompt, Segment, build_prompt
 from lsp_server.engines.base import GenerationParams, GenerationStats
-from lsp_server.engines.kv_sequence import MAX_SAVED_BYTES, MAX_SAVED_STATES, MAX_SHIFT_DRIFT
-from lsp_server.engines.llama_cpp import LlamaCppEngine
-from lsp_server.prompts import Prompt, Segment, build_prompt
+from lsp_server.engines.llamacpp.engine import LlamaCppEngine
+from lsp_server.engines.llamacpp.kv_sequence import (
+    MAX_SAVED_BYTES,
+    MAX_SAVED_STATES,
+    MAX_SHIFT_DRIFT,
+)
 
 pytestmark = pytest.mark.model
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from lsp_server.completion.prompts import build_prompt
 from lsp_server.engines.base import GenerationParams, GenerationStats
 from lsp_server.errors import ModelError
-from lsp_server.prompts import build_prompt
 
 pytestmark = pytest.mark.model
 pytest.importorskip("transformers", reason="needs the transformers extra")
@@ -47,7 +47,7 @@ def test_template_and_tokenizer(engine: TransformersEngine) -> None:
 def test_greedy_fim_is_sensible_and_matches_llama_cpp(
     engine: TransformersEngine, model_path: Path
 ) -> None:
-    from lsp_server.engines.llama_cpp import LlamaCppEngine
+    from lsp_server.engines.llamacpp.engine import LlamaCppEngine
 
     prompt = build_prompt(engine.template, PREFIX, SUFFIX)
     text, stats = complete(engine, prompt)

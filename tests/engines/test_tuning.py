@@ -20,8 +20,8 @@ llama_cpp = pytest.importorskip("llama_cpp")
 
 from safetensors.numpy import load_file, save_file  # noqa: E402
 
+from lsp_server.completion.prompts import build_prompt  # noqa: E402
 from lsp_server.engines.base import GenerationParams, GenerationStats  # noqa: E402
-from lsp_server.prompts import build_prompt  # noqa: E402
 from lsp_server.tuning.adapters import (  # noqa: E402
     find_adapter,
     read_adapter,
@@ -349,7 +349,7 @@ def test_tides_llama_cpp_engine_puts_the_adapter_on_both_its_contexts(
 ) -> None:
     """Completions (the main context) and scoring (the second one) both see the adapter: the
     scores match llama.cpp's own adapter-loading path, and they differ from the base's."""
-    from lsp_server.engines.llama_cpp import LlamaCppEngine
+    from lsp_server.engines.llamacpp.engine import LlamaCppEngine
 
     _, out = random_adapter
     text = "def area(radius):\n    return 3.14159 * radius ** 2\n"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from lsp_server.adapter_choice import NO_ADAPTER, choose_adapter
+from lsp_server.engines.adapter_choice import NO_ADAPTER, choose_adapter
 from lsp_server.models import read_gguf_header
 from lsp_server.tuning.adapters import adapter_dir, write_manifest
 from lsp_server.tuning.export import export_gguf

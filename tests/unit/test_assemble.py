@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from lsp_server.completion.prompts import ContextFile, build_prompt, template_for_family
 from lsp_server.context.assemble import (
     ContextGatherer,
     ContextRequest,
@@ -13,7 +14,6 @@ from lsp_server.context.assemble import (
 )
 from lsp_server.context.snippets import RecentEdits, Snippet
 from lsp_server.context.workspace import WorkspaceIndex
-from lsp_server.prompts import ContextFile, build_prompt, template_for_family
 
 
 def snip(path: str, line: int, score: float, text: str | None = None, kind: str = "k") -> Snippet:

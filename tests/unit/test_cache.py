@@ -1,6 +1,6 @@
 """The type-through cache serves the rest of a suggestion the user is typing through."""
 
-from lsp_server.cache import TypeThroughCache
+from lsp_server.completion.type_through import TypeThroughCache
 
 URI = "file:///a.py"
 TEXT = "def f(x):\n    return \n\nprint(f(2))\n"

@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lsprotocol.types import PositionEncodingKind
 
-from lsp_server.documents import Change, DocumentStore, Encoding, Pos, Snapshot
 from lsp_server.errors import DocumentError
-from lsp_server.languages import parser_for
+from lsp_server.text.documents import Change, DocumentStore, Encoding, Pos, Snapshot
+from lsp_server.text.languages import parser_for
 
 URI = "file:///work/example.py"
 LINE_BREAK = re.compile(r"\r\n|\r|\n")

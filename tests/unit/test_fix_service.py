@@ -10,11 +10,11 @@ import asyncio
 import pytest
 
 from lsp_server.config import Settings
-from lsp_server.documents import Change, DocumentStore
 from lsp_server.fixes import service as service_module
 from lsp_server.fixes.problems import Problem
 from lsp_server.fixes.service import FixService
-from lsp_server.scheduler import Scheduler
+from lsp_server.runtime.scheduler import Scheduler
+from lsp_server.text.documents import Change, DocumentStore
 
 URI = "file:///t.py"
 BROKEN = "def area(w, h):\n    return (w * h\n"

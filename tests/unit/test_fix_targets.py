@@ -2,9 +2,9 @@
 
 from lsprotocol import types
 
-from lsp_server.documents import DocumentStore
-from lsp_server.fix_features import bounded, targets
 from lsp_server.fixes.candidates import MAX_FUNCTION_LINES
+from lsp_server.lsp.fix_actions import bounded, targets
+from lsp_server.text.documents import DocumentStore
 
 TEXT = "def area(w, h):\n    return w * h\n\n\nprint(area(2, 3)\n"
 

@@ -1,7 +1,7 @@
 """Tests for the ranking helpers of lsp_server.fixes.candidates."""
 
-from lsp_server.documents import DocumentStore
 from lsp_server.fixes.candidates import holds_syntax_error, keeps_typed_text
+from lsp_server.text.documents import DocumentStore
 
 
 def test_an_insertion_keeps_what_was_typed_and_a_rewrite_does_not() -> None:

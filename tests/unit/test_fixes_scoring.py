@@ -1,8 +1,8 @@
 """Tests for lsp_server.fixes.scoring: chunking, the score cache, and the prose filter."""
 
-from lsp_server.documents import DocumentStore
 from lsp_server.engines.base import TokenScore
 from lsp_server.fixes.scoring import ScoreCache, chunk_lines, code_scores, score_document
+from lsp_server.text.documents import DocumentStore
 
 SOURCE = '''import os
 

@@ -4,7 +4,7 @@ import pytest
 
 from lsp_server.fixes.problems import Problem
 from lsp_server.fixes.syntax import _visible_range, syntax_error_nodes, syntax_problems
-from lsp_server.languages import language_for, parser_for
+from lsp_server.text.languages import language_for, parser_for
 
 
 def problems(language_id: str, text: str, limit: int = 50) -> list[Problem]:

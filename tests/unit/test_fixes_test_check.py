@@ -4,7 +4,7 @@ import sys
 import venv
 from pathlib import Path
 
-from lsp_server.fixes.test_check import (
+from lsp_server.fixes.trial import (
     find_tests,
     has_examples,
     interpreter,

@@ -3,7 +3,7 @@
 import pytest
 
 from lsp_server.fixes.verify import Verdict, verify_fix
-from lsp_server.languages import LanguageInfo, language_for, parser_for
+from lsp_server.text.languages import LanguageInfo, language_for, parser_for
 
 
 def lang(language_id: str) -> LanguageInfo:

@@ -10,10 +10,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from lsp_server.completion.prompts import Prompt, Segment, build_prompt, template_for_family
 from lsp_server.engines.base import GenerationParams, GenerationStats
-from lsp_server.engines.http import HttpEngine
-from lsp_server.engines.http_client import sse_events
-from lsp_server.engines.http_text import (
+from lsp_server.engines.remote.client import sse_events
+from lsp_server.engines.remote.engine import HttpEngine
+from lsp_server.engines.remote.text import (
     StopScanner,
     defang,
     family_from_name,
@@ -21,7 +22,6 @@ from lsp_server.engines.http_text import (
     prompt_text,
 )
 from lsp_server.errors import EngineError
-from lsp_server.prompts import Prompt, Segment, build_prompt, template_for_family
 
 QWEN = template_for_family("qwen2.5-coder")
 STARCODER = template_for_family("starcoder2")

@@ -3,8 +3,8 @@
 import asyncio
 import threading
 
-from lsp_server.idle import IdleWork
-from lsp_server.scheduler import Scheduler, Ticket
+from lsp_server.runtime.idle import IdleWork
+from lsp_server.runtime.scheduler import Scheduler, Ticket
 
 SAFETY = 10  # seconds; a hang guard, never part of an assertion
 

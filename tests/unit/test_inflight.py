@@ -8,8 +8,8 @@ import asyncio
 
 import pytest
 
-from lsp_server.inflight import InFlight
-from lsp_server.scheduler import Superseded
+from lsp_server.runtime.inflight import InFlight
+from lsp_server.runtime.scheduler import Superseded
 
 SAFETY = 10
 TEXT = "def area(w, h):\n    return w\n\nprint(area(2, 3))\n"

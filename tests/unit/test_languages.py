@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from lsp_server.languages import LanguageInfo, language_for, parser_for, supported_languages
+from lsp_server.text.languages import LanguageInfo, language_for, parser_for, supported_languages
 
 SAMPLES = {
     "python": 'import os\n# c\nclass A:\n    def f(self, x):\n        return f"a{x}" "b"\n',

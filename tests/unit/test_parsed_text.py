@@ -2,8 +2,8 @@
 
 import pytest
 
-from lsp_server.languages import language_for, parser_for
-from lsp_server.parsed_text import ParsedText
+from lsp_server.text.languages import language_for, parser_for
+from lsp_server.text.parsed_text import ParsedText
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lsp_server.postprocess import (
+from lsp_server.completion.edit import (
     Edit,
     LineCut,
     bracket_depth,
@@ -377,7 +377,7 @@ def test_edit_offsets_are_document_offsets():
 
 
 def test_a_completion_stops_where_it_would_retype_the_call_after_the_cursor():
-    from lsp_server.postprocess import stop_at_suffix_opener
+    from lsp_server.completion.edit import stop_at_suffix_opener
 
     assert stop_at_suffix_opener("s_fas_geometry(10, 5)", "(3, 4)") == "s_fas_geometry"
     assert stop_at_suffix_opener("ems[0]", "[1]") == "ems"

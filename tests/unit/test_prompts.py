@@ -2,7 +2,7 @@
 
 import pytest
 
-from lsp_server.prompts import (
+from lsp_server.completion.prompts import (
     LEFT_TO_RIGHT,
     TEMPLATES,
     ContextFile,

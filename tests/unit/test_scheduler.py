@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from lsp_server.scheduler import Scheduler, Superseded, Ticket
+from lsp_server.runtime.scheduler import Scheduler, Superseded, Ticket
 
 SAFETY = 10  # seconds; a hang guard, never part of an assertion
 
@@ -354,7 +354,7 @@ def test_ticket_keeps_its_first_reason():
 
 async def test_a_request_preempts_background_work_which_resumes_later(scheduler):
     from lsp_server.fixes.service import in_background
-    from lsp_server.scheduler import YIELDED
+    from lsp_server.runtime.scheduler import YIELDED
 
     started = threading.Event()
     attempts: list[str] = []

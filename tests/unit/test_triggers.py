@@ -4,9 +4,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from lsp_server.documents import Snapshot
-from lsp_server.languages import language_for, parser_for, supported_languages
-from lsp_server.triggers import Trigger, decide
+from lsp_server.completion.trigger import Trigger, decide
+from lsp_server.text.documents import Snapshot
+from lsp_server.text.languages import language_for, parser_for, supported_languages
 
 CURSOR = "|"
 

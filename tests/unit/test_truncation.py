@@ -2,10 +2,10 @@
 
 import pytest
 
-from lsp_server.languages import LanguageInfo, language_for, parser_for, supported_languages
-from lsp_server.parsed_text import ParsedText
-from lsp_server.postprocess import Edit
-from lsp_server.truncation import SyntaxCut, introduces_syntax_error, without_new_errors
+from lsp_server.completion.cut import SyntaxCut, introduces_syntax_error, without_new_errors
+from lsp_server.completion.edit import Edit
+from lsp_server.text.languages import LanguageInfo, language_for, parser_for, supported_languages
+from lsp_server.text.parsed_text import ParsedText
 
 QWEN_STOPS = ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|fim_middle|>")
 CURSOR = "‸"

@@ -5,7 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from lsp_server.prompts import LEFT_TO_RIGHT, Prompt, Segment, build_prompt, template_for_family
+from lsp_server.completion.prompts import (
+    LEFT_TO_RIGHT,
+    Prompt,
+    Segment,
+    build_prompt,
+    template_for_family,
+)
 from lsp_server.tuning.encoding import IGNORE, encode_example, encode_examples
 from lsp_server.tuning.errors import NoUsableFilesError, TuningError
 from lsp_server.tuning.examples import (

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from lsp_server.context.window import LineTokenCounter, Window, cursor_window
+from lsp_server.completion.window import LineTokenCounter, Window, cursor_window
 
 LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 

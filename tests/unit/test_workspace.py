@@ -6,7 +6,7 @@ import pytest
 
 from lsp_server.context.outline import ImportSpec, read_outline
 from lsp_server.context.workspace import WorkspaceIndex
-from lsp_server.languages import language_for, language_query, supported_languages
+from lsp_server.text.languages import language_for, language_query, supported_languages
 
 from .trees import write
 

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import EngineError, ModelError
-from ..prompts import Prompt, Segment, detect_template
-from .base import Engine, GenerationParams, GenerationStats, TokenScore
-from .generation import generate, room_for
+from ...completion.prompts import Prompt, Segment, detect_template
+from ...errors import EngineError, ModelError
+from ..base import Engine, GenerationParams, GenerationStats, TokenScore
+from ..generation import generate, room_for
+from ..reuse import common_prefix
+from ..sampling import HealingVocab, choose, log_softmax
 from .kv_sequence import KvSequence
-from .reuse import common_prefix
-from .sampling import HealingVocab, choose, log_softmax
 
 log = logging.getLogger(__name__)
 llama_log = logging.getLogger("tide.llama_cpp")

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import TideError
-from .tuning.adapters import find_adapter, validate_adapter
+from ..errors import TideError
+from ..tuning.adapters import find_adapter, validate_adapter
 
 # Engines that can put a LoRA adapter on their model: llama.cpp reads the adapter's GGUF file,
 # transformers its peft folder.

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import tree_sitter
 
-from .documents import Snapshot
-from .languages import LanguageInfo
-from .postprocess import line_around
+from ..text.documents import Snapshot
+from ..text.languages import LanguageInfo
+from .edit import line_around
 
 _WORD = re.compile(r"\w")
 

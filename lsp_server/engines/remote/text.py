@@ -7,8 +7,8 @@ first stop string on this side, since servers accept only a few.
 
 from typing import Any
 
-from ..prompts import TEMPLATES, Prompt, Segment, Template
-from .base import GenerationStats
+from ...completion.prompts import TEMPLATES, Prompt, Segment, Template
+from ..base import GenerationStats
 
 # Every control marker Tide's templates know: inside the user's text each is broken up, since a
 # server tokenizes the whole prompt string with special tokens enabled.

@@ -10,14 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import models
-from .adapter_choice import AdapterChoice, choose_adapter
-from .completion import Completer
-from .config import Settings
-from .engines.base import Engine
-from .engines.choice import engine_for, is_gguf_reference
-from .errors import EngineError, ModelError
-from .models.progress import no_progress
+from .. import models
+from ..completion.service import Completer
+from ..config import Settings
+from ..engines.adapter_choice import AdapterChoice, choose_adapter
+from ..engines.base import Engine
+from ..engines.choice import engine_for, is_gguf_reference
+from ..errors import EngineError, ModelError
+from ..models.progress import no_progress
 from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -78,22 +78,22 @@ def load_engine(model: Path | str, settings: Settings, adapter: Path | None = No
     name = model_label(settings)
     threads = settings.threads or None
     if kind == "http":
-        from .engines.http import HttpEngine
+        from ..engines.remote.engine import HttpEngine
 
         return HttpEngine(str(model), model_name=name, n_ctx=settings.context_length)
     if kind == "transformers":
-        from .engines.transformers_engine import TransformersEngine
+        from ..engines.transformers_engine import TransformersEngine
 
         return TransformersEngine(
             model, model_name=name, n_ctx=settings.context_length, adapter_dir=adapter
         )
     if kind == "ctransformers":
-        from .engines.ctransformers_engine import CTransformersEngine
+        from ..engines.ctransformers_engine import CTransformersEngine
 
         return CTransformersEngine(
             Path(model), model_name=name, n_ctx=settings.context_length, n_threads=threads
         )
-    from .engines.llama_cpp import LlamaCppEngine
+    from ..engines.llamacpp.engine import LlamaCppEngine
 
     return LlamaCppEngine(
         Path(model),

@@ -17,11 +17,18 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
-from ..errors import EngineError
-from ..prompts import LEFT_TO_RIGHT, TEMPLATES, Prompt, Segment, Template, template_for_family
-from .base import Engine, GenerationParams, GenerationStats, TokenScore
-from .http_client import HttpClient, excerpt, sse_events
-from .http_text import (
+from ...completion.prompts import (
+    LEFT_TO_RIGHT,
+    TEMPLATES,
+    Prompt,
+    Segment,
+    Template,
+    template_for_family,
+)
+from ...errors import EngineError
+from ..base import Engine, GenerationParams, GenerationStats, TokenScore
+from .client import HttpClient, excerpt, sse_events
+from .text import (
     StopScanner,
     chunk_text,
     defang,

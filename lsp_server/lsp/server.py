@@ -12,19 +12,20 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
-from . import __version__, fix_features
-from .completion import Completer, CompletionRequest, CompletionResult, skip_reason
-from .config import Settings, apply_settings, engine_changed, log_level_number
-from .context.service import ContextService, file_path
-from .documents import Change, DocumentStore, Pos, Snapshot
-from .engine_slot import EngineSlot, Status, model_label
-from .engines.base import Engine
-from .errors import DocumentError, TideError
-from .fixes.service import FixService
-from .idle import IdleWork
-from .inflight import InFlight
+from .. import __version__
+from ..completion.service import Completer, CompletionRequest, CompletionResult, skip_reason
+from ..config import Settings, apply_settings, engine_changed, log_level_number
+from ..context.service import ContextService, file_path
+from ..engines.base import Engine
+from ..errors import DocumentError, TideError
+from ..fixes.service import FixService
+from ..runtime.engine_slot import EngineSlot, Status, model_label
+from ..runtime.idle import IdleWork
+from ..runtime.inflight import InFlight
+from ..runtime.scheduler import Scheduler, Superseded, Ticket
+from ..text.documents import Change, DocumentStore, Pos, Snapshot
+from . import fix_actions
 from .protocol import TideProtocol
-from .scheduler import Scheduler, Superseded, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class TideServer(LanguageServer):
             self.scheduler,
             self.current_engine,
             self.documents.find,
-            lambda snapshot, problems: fix_features.publish(self, snapshot, problems),
+            lambda snapshot, problems: fix_actions.publish(self, snapshot, problems),
             lambda: self.context.index.root if self.context.index is not None else None,
         )
         self.last_latency_ms: float | None = None
@@ -351,11 +352,11 @@ def create_server(settings: Settings | None = None) -> TideServer:
         ),
     )
     def code_action(ls: TideServer, params: types.CodeActionParams) -> list[types.CodeAction]:
-        return fix_features.code_actions(ls, params)
+        return fix_actions.code_actions(ls, params)
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def code_action_resolve(ls: TideServer, params: types.CodeAction) -> types.CodeAction:
-        return await fix_features.resolve(ls, params)
+        return await fix_actions.resolve(ls, params)
 
     @server.command(PULL_COMMAND)
     async def pull_model(ls: TideServer, *args: Any) -> dict[str, str]:

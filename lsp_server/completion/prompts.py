@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .languages import language_for
+from ..text.languages import language_for
 
 Order = Literal["psm", "spm", "l2r"]
 

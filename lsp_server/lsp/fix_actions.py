@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
-from .documents import Snapshot
-from .errors import TideError
-from .fixes.candidates import MAX_FUNCTION_LINES, Fix, FixTarget
-from .fixes.problems import Problem
-from .scheduler import Superseded
+from ..errors import TideError
+from ..fixes.candidates import MAX_FUNCTION_LINES, Fix, FixTarget
+from ..fixes.problems import Problem
+from ..runtime.scheduler import Superseded
+from ..text.documents import Snapshot
 
 if TYPE_CHECKING:
     from .server import TideServer

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import EngineError
-from .base import GenerationStats
-from .reuse import change, common_prefix, evaluate_from, moved_runs
+from ...errors import EngineError
+from ..base import GenerationStats
+from ..reuse import change, common_prefix, evaluate_from, moved_runs
 
 log = logging.getLogger(__name__)
 

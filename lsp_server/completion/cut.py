@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import tree_sitter
 
-from .languages import LanguageInfo
-from .parsed_text import ParsedText, utf8
-from .postprocess import LINE_BREAK, Edit, bracket_depth, bracket_trace, line_around
+from ..text.languages import LanguageInfo
+from ..text.parsed_text import ParsedText, utf8
+from .edit import LINE_BREAK, Edit, bracket_depth, bracket_trace, line_around
 
 _CLOSERS = ")]}"
 # What may follow a closing bracket and still belong to the closing: `});`, `],`.

@@ -8,18 +8,18 @@ import re
 import time
 from dataclasses import dataclass, field, replace
 
-from .cache import AFTER_CHARS, TypeThroughCache
-from .config import Settings
-from .context.window import LineTokenCounter, cursor_window
-from .documents import Snapshot, snapshot_with_text
-from .engines.base import Engine, GenerationParams, GenerationStats
-from .languages import parser_for
-from .parsed_text import ParsedText
-from .postprocess import Edit, line_around, make_edit, stop_at_suffix_opener
+from ..config import Settings
+from ..engines.base import Engine, GenerationParams, GenerationStats
+from ..runtime.scheduler import Superseded, Ticket
+from ..text.documents import Snapshot, snapshot_with_text
+from ..text.languages import parser_for
+from ..text.parsed_text import ParsedText
+from .cut import SyntaxCut, without_new_errors
+from .edit import Edit, line_around, make_edit, stop_at_suffix_opener
 from .prompts import ContextFile, build_prompt
-from .scheduler import Superseded, Ticket
-from .triggers import decide
-from .truncation import SyntaxCut, without_new_errors
+from .trigger import decide
+from .type_through import AFTER_CHARS, TypeThroughCache
+from .window import LineTokenCounter, cursor_window
 
 log = logging.getLogger(__name__)
 

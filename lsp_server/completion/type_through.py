@@ -9,7 +9,7 @@ the same way from its own cursor on.
 import threading
 from dataclasses import dataclass
 
-from .postprocess import line_around
+from .edit import line_around
 
 # How much text after the cursor must be unchanged for a remembered suggestion to still hold.
 AFTER_CHARS = 2_000

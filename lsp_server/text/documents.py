@@ -16,8 +16,8 @@ from typing import get_args
 import tree_sitter
 
 from lsp_server.errors import DocumentError
-from lsp_server.languages import LanguageInfo, language_for, parser_for
-from lsp_server.line_index import Encoding, LineIndex, Point, Pos, TextEdit, utf8
+from lsp_server.text.languages import LanguageInfo, language_for, parser_for
+from lsp_server.text.line_index import Encoding, LineIndex, Point, Pos, TextEdit, utf8
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from .cache import AFTER_CHARS
+from ..completion.type_through import AFTER_CHARS
 from .scheduler import Superseded
 
 T = TypeVar("T")

@@ -11,7 +11,7 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import EngineError
+from ...errors import EngineError
 
 _ERROR_EXCERPT = 300
 
