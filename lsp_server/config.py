@@ -56,6 +56,9 @@ class Settings:
     # Off by default: nothing of the user's is ever executed unless they turn this on.
     run_tests: bool = False
     test_timeout: int = 20  # seconds per test run
+    # Send a `tide/generation` notification with each model run's prompt reuse and timings,
+    # for benchmarks and status views; off, so that clients that do not read it get nothing.
+    report_generations: bool = False
 
 
 DEFAULTS = Settings()
@@ -128,6 +131,7 @@ _RULES: dict[str, _Rule] = {
     "verifyFixes": _Rule("verify_fixes", bool),
     "runTests": _Rule("run_tests", bool),
     "testTimeout": _Rule("test_timeout", int, _int_range(1, 600)),
+    "reportGenerations": _Rule("report_generations", bool),
 }
 
 # Settings that need the engine reloaded when they change.
