@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import tree_sitter
 
 from ..text.languages import LanguageInfo
-from ..text.parsed_text import ParsedText, utf8
+from ..text.line_index import utf8
+from ..text.parsed_text import ParsedText
 from .edit import LINE_BREAK, Edit, bracket_depth, bracket_trace, line_around
 
 _CLOSERS = ")]}"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from lsp_server.text.languages import language_for, language_query
+from lsp_server.text.line_index import utf8
 
 from .ignore import SKIPPED_DIRS, IgnoreRules, exclude_rules, is_ignored, rules_in
 from .outline import EMPTY_OUTLINE, Outline, read_outline
@@ -154,7 +155,7 @@ class WorkspaceIndex:
         info = language_for(path=rel) if rel is not None else None
         if rel is None or info is None or language_query(info, "definitions") is None:
             return
-        data = text.encode("utf-8", "surrogatepass")
+        data = utf8(text)
         if len(data) > self.max_file_bytes:
             return
         outline = read_outline(info, data)

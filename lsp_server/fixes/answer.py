@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..text.languages import language_for, parser_for
+from ..text.line_index import utf8
 
 _LINE_BREAK = re.compile(r"\r\n?|\n")
 _FENCE = re.compile(r"(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)")
@@ -103,7 +104,7 @@ def _default_check(language_id: str) -> Callable[[str], bool] | None:
     def parses_cleanly(code: str) -> bool:
         if _BARE_WORD.fullmatch(code.strip()):
             return False
-        tree = parser_for(info).parse(code.encode("utf-8", "surrogatepass"))
+        tree = parser_for(info).parse(utf8(code))
         return not tree.root_node.has_error
 
     return parses_cleanly

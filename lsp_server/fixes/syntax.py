@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import tree_sitter
 
+from ..text.line_index import utf8
 from .problems import Problem, excerpt
 
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
@@ -37,7 +38,7 @@ class _Offsets:
         line = self._rows[row]
         if self._ascii:
             return self._row_starts[row] + min(point.column, len(line))
-        data = line.encode("utf-8", "surrogatepass")
+        data = utf8(line)
         cut = min(point.column, len(data))
         # A column inside a multi-byte character means that character's start.
         while 0 < cut < len(data) and data[cut] & 0xC0 == 0x80:

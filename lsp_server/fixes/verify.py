@@ -15,6 +15,7 @@ import pyflakes.messages
 import tree_sitter
 
 from ..text.languages import LanguageInfo, parser_for
+from ..text.line_index import utf8
 from .minimal_edit import minimal_edit
 from .syntax import syntax_error_nodes, syntax_problems
 
@@ -70,11 +71,11 @@ def _normalized(text: str) -> str:
 
 
 def _check_syntax(original: str, fixed: str, parser: tree_sitter.Parser) -> Verdict | None:
-    fixed_tree = parser.parse(_utf8(fixed))
+    fixed_tree = parser.parse(utf8(fixed))
     after = sum(1 for _ in syntax_error_nodes(fixed_tree))
     if after == 0:
         return None
-    errors = list(syntax_error_nodes(parser.parse(_utf8(original))))
+    errors = list(syntax_error_nodes(parser.parse(utf8(original))))
     # A fix that edits the lines of a syntax error must remove it; elsewhere it only must not
     # add one (the document may have other errors it does not touch).
     first_row, last_row = _edited_rows(original, fixed)
@@ -93,10 +94,6 @@ def _edited_rows(original: str, fixed: str) -> tuple[int, int]:
     edit = minimal_edit(original, fixed)
     start, end = (edit[0], edit[1]) if edit else (0, 0)
     return original.count("\n", 0, start), original.count("\n", 0, end)
-
-
-def _utf8(text: str) -> bytes:
-    return text.encode("utf-8", "surrogatepass")
 
 
 def _check_python(original: str, fixed: str) -> Verdict | None:

@@ -50,6 +50,7 @@ class TextEdit:
 
 
 def utf8(text: str) -> bytes:
+    """UTF-8 in which a lone surrogate (an editor may send one) encodes instead of raising."""
     return text.encode("utf-8", "surrogatepass")
 
 

@@ -5,10 +5,7 @@ per candidate.
 
 import tree_sitter
 
-
-def utf8(text: str) -> bytes:
-    """UTF-8 in which a lone surrogate (an editor may send one) encodes instead of raising."""
-    return text.encode("utf-8", "surrogatepass")
+from .line_index import utf8
 
 
 class ParsedText:

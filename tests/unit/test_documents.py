@@ -10,6 +10,7 @@ from lsprotocol.types import PositionEncodingKind
 from lsp_server.errors import DocumentError
 from lsp_server.text.documents import Change, DocumentStore, Encoding, Pos, Snapshot
 from lsp_server.text.languages import parser_for
+from lsp_server.text.line_index import utf8
 
 URI = "file:///work/example.py"
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -17,10 +18,6 @@ LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 def open_doc(text: str, encoding: Encoding = "utf-16", language_id: str = "python") -> Snapshot:
     return DocumentStore(encoding).open(URI, language_id, 1, text)
-
-
-def utf8(text: str) -> bytes:
-    return text.encode("utf-8", "surrogatepass")
 
 
 def node_records(node) -> list[tuple]:

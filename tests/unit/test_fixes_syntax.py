@@ -5,12 +5,13 @@ import pytest
 from lsp_server.fixes.problems import Problem
 from lsp_server.fixes.syntax import _visible_range, syntax_error_nodes, syntax_problems
 from lsp_server.text.languages import language_for, parser_for
+from lsp_server.text.line_index import utf8
 
 
 def problems(language_id: str, text: str, limit: int = 50) -> list[Problem]:
     info = language_for(language_id)
     assert info is not None
-    tree = parser_for(info).parse(text.encode("utf-8", "surrogatepass"))
+    tree = parser_for(info).parse(utf8(text))
     return syntax_problems(tree, text, limit)
 
 
