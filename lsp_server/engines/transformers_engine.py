@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from ..completion.prompts import Prompt, Segment, detect_template
+from ..completion.prompts import Prompt, detect_template
 from ..errors import EngineError, ModelError
 from .base import Engine, GenerationParams, GenerationStats, TokenScore
+from .chat import Messages, chat_template_prompt
 from .generation import generate, room_for
 from .reuse import common_prefix, evaluate_from
 from .sampling import HealingVocab
@@ -25,7 +26,6 @@ log = logging.getLogger(__name__)
 
 # Tokens per forward pass while a prompt is evaluated; also the unit of cancellation.
 PROMPT_BATCH = 32
-_HOLE = "\x00TIDE_USER\x00"
 
 
 def _import_transformers() -> tuple[Any, Any]:
@@ -346,21 +346,17 @@ class TransformersEngine(Engine):
         tokenizer = self._tokenizer
         if not getattr(tokenizer, "chat_template", None):
             return None
-        # The user's code goes in as plain text, so code containing "<|im_end|>" cannot end the
-        # message early; only the template's own markup is tokenized as control tokens.
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": _HOLE}]
-        rendered = tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=True
-        )
-        before, found, after = rendered.partition(_HOLE)
-        if not found:
-            return None
-        if self._add_bos and tokenizer.bos_token:
-            before = before.removeprefix(tokenizer.bos_token)
-        segments = tuple(
-            s for s in (Segment(before, True), Segment(user), Segment(after, True)) if s.text
-        )
-        return Prompt(segments, self.template.stops, self.template.family, "l2r")
+
+        def render(messages: Messages) -> str:
+            rendered = tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True
+            )
+            # Tokenizing adds the BOS itself; the template's own would make two.
+            if self._add_bos and tokenizer.bos_token:
+                rendered = rendered.removeprefix(tokenizer.bos_token)
+            return rendered
+
+        return chat_template_prompt(render, system, user, self.template)
 
     def close(self) -> None:
         self._main.release()

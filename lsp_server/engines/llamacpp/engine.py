@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ...completion.prompts import Prompt, Segment, detect_template
+from ...completion.prompts import Prompt, detect_template
 from ...errors import EngineError, ModelError
 from ..base import Engine, GenerationParams, GenerationStats, TokenScore
+from ..chat import chat_template_prompt
 from ..generation import generate, room_for
 from ..reuse import common_prefix
 from ..sampling import HealingVocab, choose, log_softmax
@@ -311,20 +312,10 @@ class LlamaCppEngine(Engine):
             return None
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        # The user's code goes in as plain text, so code containing "<|im_end|>" cannot end the
-        # message early; only the template's own markup is tokenized as control tokens.
-        hole = "\x00TIDE_USER\x00"
         formatter = Jinja2ChatFormatter(self._chat_template, eos_token="", bos_token="")
-        messages = [
-            {"role": "system", "content": system},
-            {"role": "user", "content": hole},
-        ]
-        rendered = formatter(messages=messages).prompt
-        before, _, after = rendered.partition(hole)
-        segments = tuple(
-            s for s in (Segment(before, True), Segment(user), Segment(after, True)) if s.text
+        return chat_template_prompt(
+            lambda messages: formatter(messages=messages).prompt, system, user, self.template
         )
-        return Prompt(segments, self.template.stops, self.template.family, "l2r")
 
     def refresh(self, cancelled: Callable[[], bool]) -> int:
         try:

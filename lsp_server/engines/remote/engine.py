@@ -21,12 +21,12 @@ from ...completion.prompts import (
     LEFT_TO_RIGHT,
     TEMPLATES,
     Prompt,
-    Segment,
     Template,
     template_for_family,
 )
 from ...errors import EngineError
 from ..base import Engine, GenerationParams, GenerationStats, TokenScore
+from ..chat import Messages, chat_template_prompt
 from .client import HttpClient, excerpt, sse_events
 from .text import (
     StopScanner,
@@ -45,7 +45,6 @@ ServerKind = Literal["llama-server", "llama-cpp-python", "openai"]
 _CHARS_PER_TOKEN = 4
 # OpenAI's own API refuses more stop strings than this; the rest are cut here on the client.
 _OPENAI_MAX_STOPS = 4
-_HOLE = "\x00TIDE_USER\x00"
 
 
 class HttpEngine(Engine):
@@ -283,15 +282,12 @@ class HttpEngine(Engine):
     def chat_prompt(self, system: str, user: str) -> Prompt | None:
         if not self._chat_template:
             return None
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": _HOLE}]
-        rendered = self._client.json("POST", "/apply-template", {"messages": messages})
-        before, found, after = str(rendered.get("prompt", "")).partition(_HOLE)
-        if not found:
-            return None
-        segments = tuple(
-            s for s in (Segment(before, True), Segment(user), Segment(after, True)) if s.text
-        )
-        return Prompt(segments, self.template.stops, self.template.family, "l2r")
+
+        def render(messages: Messages) -> str:
+            rendered = self._client.json("POST", "/apply-template", {"messages": messages})
+            return str(rendered.get("prompt", ""))
+
+        return chat_template_prompt(render, system, user, self.template)
 
     def close(self) -> None:
         self._client.drop()
