@@ -105,9 +105,8 @@ def _complete(args: argparse.Namespace) -> int:
 
 def _fix(args: argparse.Namespace) -> int:
     from .fixes.candidates import FixFinder, FixTarget
-    from .fixes.scoring import ScoreCache, code_scores, score_document
-    from .fixes.syntax import syntax_problems
-    from .fixes.unlikely import unlikely_lines
+    from .fixes.diagnostics import syntax_diagnostics, unlikely_diagnostics
+    from .fixes.scoring import ScoreCache
 
     path, _, line_text = args.location.rpartition(":")
     if not path or not line_text.isdigit() or int(line_text) < 1:
@@ -118,16 +117,15 @@ def _fix(args: argparse.Namespace) -> int:
         raise SystemExit(f"tide-lsp: {path} has {snapshot.line_count} lines")
     settings = _settings_from(args)
     engine = load_engine(locate_model(settings, _print_progress), settings)
-    problems = syntax_problems(snapshot.tree, snapshot.text) if snapshot.tree else []
-    if settings.unlikely_severity != "off":
+    problems = syntax_diagnostics(snapshot)
+    severity = settings.unlikely_severity
+    if severity != "off":
         try:
-            scores = score_document(engine, snapshot, ScoreCache(), lambda: False) or []
+            unlikely = unlikely_diagnostics(engine, snapshot, ScoreCache(), severity, lambda: False)
+            problems += unlikely or []
         except TideError as exc:
             # As in the server: an engine that cannot score leaves the syntax diagnostics.
             print(f"tide-lsp: no unlikely-code diagnostics: {exc}", file=sys.stderr)
-            scores = []
-        severity = settings.unlikely_severity
-        problems += unlikely_lines(snapshot.text, code_scores(snapshot, scores), severity=severity)
     here = [p for p in problems if snapshot.pos_at(p.start).line <= line <= _last_line(snapshot, p)]
     message = here[0].message if here else ""
     started = time.perf_counter()

@@ -21,11 +21,10 @@ from ..errors import TideError
 from ..runtime.scheduler import YIELDED, Scheduler, Superseded, Ticket
 from ..text.documents import Snapshot
 from .candidates import Cancelled, Fix, FixFinder, FixTarget, function_name
+from .diagnostics import syntax_diagnostics, unlikely_diagnostics
 from .problems import Problem
-from .scoring import ScoreCache, code_scores, score_document
-from .syntax import syntax_problems
+from .scoring import ScoreCache
 from .trial import find_tests, has_examples, interpreter, pytest_missing, run_tests
-from .unlikely import unlikely_lines
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +98,7 @@ class FixService:
 
     async def _diagnose(self, snapshot: Snapshot, settings: Settings) -> None:
         await asyncio.sleep(SYNTAX_DELAY_S)
-        problems = syntax_problems(snapshot.tree, snapshot.text) if snapshot.tree else []
+        problems = syntax_diagnostics(snapshot)
         if not self._still_current(snapshot):
             return
         self._publish(snapshot, problems)
@@ -114,11 +113,14 @@ class FixService:
         if engine is None:
             return
         key = f"score:{snapshot.uri}"
+        severity = settings.unlikely_severity
         try:
-            scores = await in_background(
+            unlikely = await in_background(
                 self._scheduler,
                 key,
-                lambda t: score_document(engine, snapshot, self._scores, t.is_cancelled),
+                lambda t: unlikely_diagnostics(
+                    engine, snapshot, self._scores, severity, t.is_cancelled
+                ),
             )
         except Superseded:
             return
@@ -126,11 +128,8 @@ class FixService:
             # An engine that cannot score (an HTTP server) leaves the syntax diagnostics.
             log.info("no unlikely-code diagnostics for %s: %s", snapshot.uri, exc)
             return
-        if scores is None or not self._still_current(snapshot):
+        if unlikely is None or not self._still_current(snapshot):
             return
-        unlikely = unlikely_lines(
-            snapshot.text, code_scores(snapshot, scores), severity=settings.unlikely_severity
-        )
         self._publish(snapshot, problems + unlikely)
 
     async def fixes(self, target: FixTarget, settings: Settings) -> list[Fix]:
