@@ -16,14 +16,14 @@ from dataclasses import dataclass
 
 import tree_sitter
 
+from ..text.brackets import CLOSERS, bracket_depth, bracket_trace
 from ..text.languages import LanguageInfo
 from ..text.line_index import utf8
 from ..text.parsed_text import ParsedText
-from .edit import LINE_BREAK, Edit, bracket_depth, bracket_trace, line_around
+from .edit import LINE_BREAK, Edit, line_around
 
-_CLOSERS = ")]}"
 # What may follow a closing bracket and still belong to the closing: `});`, `],`.
-_CLOSING_RUN = frozenset(")]};,")
+_CLOSING_RUN = CLOSERS | {";", ","}
 _TRAILING_SPACE = re.compile(r"[ \t]+(?=[\r\n]|\Z)")
 _WORD = re.compile(r"\w")
 
@@ -159,7 +159,7 @@ class SyntaxCut:
         stripped = partial.lstrip()
         if not stripped or not self._started or self._scope is None:
             return False
-        if _indent(partial) >= self._scope or stripped[0] in _CLOSERS:
+        if _indent(partial) >= self._scope or stripped[0] in CLOSERS:
             return False
         if any(k.startswith(stripped[: len(k)]) for k in self._closing_keywords):
             return False
@@ -232,7 +232,7 @@ class SyntaxCut:
         the line, whose rest (` {`, `):`, ` || fallback;`) finishes what the closers end."""
         end = over
         while end < len(line) and line[end] in _CLOSING_RUN:
-            if line[end] in _CLOSERS and self._provided(line[end], indent):
+            if line[end] in CLOSERS and self._provided(line[end], indent):
                 return _Verdict(end, stop=True)
             end += 1
         return _Verdict(len(line), stop=True)

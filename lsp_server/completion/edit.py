@@ -5,8 +5,9 @@ instead of generating tokens only to throw them away.
 """
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
+
+from ..text.brackets import OPENERS, bracket_depth
 
 _WORD_TAIL = re.compile(r"\w+$")
 
@@ -92,43 +93,6 @@ def repeats_suffix(completion: str, line_suffix: str, suffix: str) -> bool:
     return line_suffix.strip().startswith(stripped)
 
 
-_OPENERS = {"(": ")", "[": "]", "{": "}"}
-_CLOSERS = {v: k for k, v in _OPENERS.items()}
-
-
-def bracket_trace(text: str) -> Iterator[tuple[int, int]]:
-    """Each bracket outside quoted strings: its index in `text` and the depth just after it.
-
-    A quote left open ends at the line break: few languages let a string span lines, and an
-    apostrophe in a comment must not hide every bracket after it.
-    """
-    depth = 0
-    quote = ""
-    escaped = False
-    for index, ch in enumerate(text):
-        if quote:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == quote or ch in "\r\n":
-                quote = ""
-        elif ch in "\"'`":
-            quote = ch
-        elif ch in _OPENERS:
-            depth += 1
-            yield index, depth
-        elif ch in _CLOSERS:
-            depth -= 1
-            yield index, depth
-
-
-def bracket_depth(text: str) -> int:
-    """Net unclosed brackets in `text`, skipping quoted strings; negative when it over-closes."""
-    depths = [depth for _, depth in bracket_trace(text)]
-    return depths[-1] if depths else 0
-
-
 def make_edit(
     cursor: int, line_prefix: str, line_suffix: str, suffix: str, completion: str
 ) -> Edit | None:
@@ -166,7 +130,7 @@ def stop_at_suffix_opener(completion: str, line_suffix: str) -> str:
     the line's remainder starts with.
     """
     head = line_suffix.lstrip()[:1]
-    if head not in _OPENERS or LINE_BREAK.search(completion):
+    if head not in OPENERS or LINE_BREAK.search(completion):
         return completion
     at = completion.find(head)
     return completion[:at].rstrip() if at > 0 else completion

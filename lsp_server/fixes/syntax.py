@@ -10,11 +10,10 @@ from collections.abc import Iterator
 
 import tree_sitter
 
+from ..text.brackets import CLOSER_OF, CLOSERS, OPENER_OF, OPENERS
 from ..text.line_index import utf8
 from .problems import Problem, excerpt
 
-_OPENERS = {"(": ")", "[": "]", "{": "}"}
-_CLOSERS = {closer: opener for opener, closer in _OPENERS.items()}
 # An ERROR whose text fits in this many characters is quoted whole as "unexpected".
 _QUOTE_LIMIT = 30
 
@@ -107,7 +106,7 @@ def _error_problem(node: tree_sitter.Node, text: str, offsets: _Offsets) -> Prob
         start, end = offsets.offset(token.start_point), offsets.offset(token.end_point)
         if unclosed:
             message = f'"{token.type}" was never closed'
-            return _problem(start, end, message, {"missing": _OPENERS[token.type]})
+            return _problem(start, end, message, {"missing": CLOSER_OF[token.type]})
         return _problem(start, end, f'unexpected "{token.type}"')
     first = _first_unfinished(node)
     start, end = offsets.offset(first.start_point), offsets.offset(node.end_point)
@@ -133,10 +132,10 @@ def _unbalanced_bracket(error: tree_sitter.Node) -> tuple[tree_sitter.Node, bool
     """
     stack: list[tree_sitter.Node] = []
     for leaf in _leaves(error):
-        if leaf.type in _OPENERS:
+        if leaf.type in OPENERS:
             stack.append(leaf)
-        elif leaf.type in _CLOSERS:
-            if not stack or stack[-1].type != _CLOSERS[leaf.type]:
+        elif leaf.type in CLOSERS:
+            if not stack or stack[-1].type != OPENER_OF[leaf.type]:
                 return leaf, False
             stack.pop()
     return (stack[-1], True) if stack else None

@@ -1,16 +1,16 @@
-"""Tests for lsp_server.postprocess: the streaming line cut and the edit a completion makes."""
+"""Tests for lsp_server.completion.edit and text.brackets: the streaming line cut, the edit a
+completion makes, and bracket depth."""
 
 import pytest
 
 from lsp_server.completion.edit import (
     Edit,
     LineCut,
-    bracket_depth,
-    bracket_trace,
     leading_break,
     make_edit,
     repeats_suffix,
 )
+from lsp_server.text.brackets import bracket_depth, bracket_trace
 
 QWEN_STOPS = ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|fim_middle|>")
 
