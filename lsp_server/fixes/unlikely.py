@@ -80,14 +80,6 @@ def unlikely_lines(
     return [_problem(text, starts, line, z, typical, severity) for z, line in flagged[:max_flags]]
 
 
-def ranked_suspect_lines(
-    text: str, scores: Sequence[TokenScore], *, line_comment: str | None = None
-) -> list[int]:
-    """Zero-based numbers of the scored lines, most surprising first (ties: earlier first)."""
-    lines = _score_lines(text, _line_starts(text), scores, line_comment)
-    return [line.line for line in sorted(lines, key=lambda line: (-line.surprise, line.line))]
-
-
 def _score_lines(
     text: str, starts: list[int], scores: Sequence[TokenScore], line_comment: str | None
 ) -> list[_LineScore]:

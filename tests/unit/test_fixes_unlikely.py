@@ -3,7 +3,7 @@
 import re
 
 from lsp_server.engines.base import TokenScore
-from lsp_server.fixes.unlikely import ranked_suspect_lines, unlikely_lines
+from lsp_server.fixes.unlikely import unlikely_lines
 
 CODE = """def is_odd(n):
     if n < 0:
@@ -41,6 +41,13 @@ def tokenize(
 
 def line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset)
+
+
+def scored_lines(text: str, scores: list[TokenScore]) -> list[int]:
+    """Every line that has a scored token, most surprising first: a line is flagged without
+    comparison once its surprise reaches `certain`, and every surprise reaches 0."""
+    flagged = unlikely_lines(text, scores, certain=0.0, max_flags=len(text))
+    return [line_of(text, problem.start) for problem in flagged]
 
 
 def test_the_one_surprising_token_flags_its_line() -> None:
@@ -107,9 +114,6 @@ def test_comment_lines_are_skipped_when_asked() -> None:
     scores = tokenize(text, {"prose": -11.0})
     assert unlikely_lines(text, scores)
     assert unlikely_lines(text, scores, line_comment="#") == []
-    assert line_of(text, text.index("# totally")) not in ranked_suspect_lines(
-        text, scores, line_comment="#"
-    )
 
 
 def test_too_few_lines_are_judged_only_on_certain_surprises() -> None:
@@ -117,19 +121,18 @@ def test_too_few_lines_are_judged_only_on_certain_surprises() -> None:
     assert unlikely_lines(text, tokenize(text, {"0": -5.5})) == []
     (flag,) = unlikely_lines(text, tokenize(text, {"0": -12.0}))
     assert text[flag.start : flag.end] == "z = x / 0"
-    assert ranked_suspect_lines(text, tokenize(text, {"0": -12.0}))[0] == 2
 
 
-def test_ranked_suspect_lines_orders_every_scored_line() -> None:
+def test_every_line_with_a_visible_token_is_scored() -> None:
     scores = tokenize(CODE, {"%": -12.0, "+=": -10.0})
-    ranked = ranked_suspect_lines(CODE, scores)
+    ranked = scored_lines(CODE, scores)
     assert ranked[:2] == [3, 10]
     blank_lines = {i for i, line in enumerate(CODE.split("\n")) if not line.strip()}
     assert set(ranked) == set(range(12)) - blank_lines
     assert len(ranked) == len(set(ranked))
 
 
-def test_ranked_ties_keep_line_order() -> None:
+def test_equally_surprising_lines_keep_line_order() -> None:
     text = "a\nb\nc\n"
     scores = [
         TokenScore(0, 1, -1.0),
@@ -137,7 +140,7 @@ def test_ranked_ties_keep_line_order() -> None:
         TokenScore(3, 5, -2.0),
         TokenScore(5, 6, -2.0),
     ]
-    assert ranked_suspect_lines(text, scores) == [1, 2]
+    assert scored_lines(text, scores) == [1, 2]
 
 
 def test_partial_scores_and_out_of_range_tokens() -> None:
@@ -148,7 +151,7 @@ def test_partial_scores_and_out_of_range_tokens() -> None:
         for s in tokenize(CODE[start:], {"def": -30.0})
     ]
     scores.append(TokenScore(len(CODE) + 1, len(CODE) + 5, -30.0))
-    assert min(ranked_suspect_lines(CODE, scores)) == line_of(CODE, start)
+    assert min(scored_lines(CODE, scores)) == line_of(CODE, start)
     assert unlikely_lines(CODE, scores) == []
 
 
@@ -161,5 +164,4 @@ def test_crlf_lines_and_non_ascii_offsets() -> None:
 
 def test_empty_inputs() -> None:
     assert unlikely_lines("", []) == []
-    assert ranked_suspect_lines("", []) == []
-    assert ranked_suspect_lines(CODE, []) == []
+    assert unlikely_lines(CODE, []) == []
