@@ -44,14 +44,15 @@ from lsprotocol import types
 
 from benchmarks.programs import program_passes
 from examples.driver import ScriptedEditor
-from lsp_server.completion.cut import introduces_syntax_error
-from lsp_server.completion.edit import repeats_suffix
+from lsp_server.completion.cut import without_new_errors
+from lsp_server.completion.edit import Edit, repeats_suffix
 from lsp_server.completion.prompts import build_prompt
 from lsp_server.completion.window import LineTokenCounter, cursor_window
 from lsp_server.config import Settings
 from lsp_server.engines.base import GenerationParams, GenerationStats
 from lsp_server.runtime.engine_slot import load_engine, locate_model
 from lsp_server.text.languages import language_for, parser_for
+from lsp_server.text.parsed_text import ParsedText
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared/bench/human-eval-infilling"
@@ -270,16 +271,19 @@ async def tide_completion(editor: ScriptedEditor, uri: str, case: dict) -> str:
     return after[len(case["prefix"]) : len(after) - len(tail)] if after.endswith(tail) else ""
 
 
+def _breaks(case: dict, completion: str, parser) -> bool:
+    """Whether the completion adds a syntax error: the server's own check would cut it."""
+    document = ParsedText(case["prefix"] + case["suffix"], parser)
+    at = len(case["prefix"])
+    return without_new_errors(document, completion, lambda c: Edit(at, at, c)) != completion
+
+
 def score(case: dict, completion: str, multiline: bool) -> dict:
     got = completion.rstrip() if multiline else completion.split("\n")[0].rstrip()
     expected = case["expected"].rstrip()
     language = language_for(case["language"])
     parser = parser_for(language) if language else None
-    broke = bool(
-        parser
-        and completion
-        and introduces_syntax_error(case["prefix"], completion, case["suffix"], parser)
-    )
+    broke = bool(parser and completion and _breaks(case, completion, parser))
     line_suffix = case["suffix"].split("\n", 1)[0]
     return {
         "exact": got.strip() == expected.strip(),

@@ -315,15 +315,6 @@ def _statement_of(node: tree_sitter.Node | None, language: LanguageInfo) -> tree
     return None
 
 
-def introduces_syntax_error(
-    prefix: str, completion: str, suffix: str, parser: tree_sitter.Parser
-) -> bool:
-    """Whether inserting `completion` between prefix and suffix adds ERROR or MISSING nodes."""
-    document = ParsedText(prefix + suffix, parser)
-    at = len(prefix)
-    return _error_count(document.replaced(at, at, completion)) > _error_count(document.tree)
-
-
 def without_new_errors(
     document: ParsedText, completion: str, edit_for: Callable[[str], Edit | None]
 ) -> str:

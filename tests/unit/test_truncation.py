@@ -2,7 +2,7 @@
 
 import pytest
 
-from lsp_server.completion.cut import SyntaxCut, introduces_syntax_error, without_new_errors
+from lsp_server.completion.cut import SyntaxCut, without_new_errors
 from lsp_server.completion.edit import Edit
 from lsp_server.text.languages import LanguageInfo, language_for, parser_for, supported_languages
 from lsp_server.text.parsed_text import ParsedText
@@ -467,7 +467,19 @@ def test_streaming_waits_while_the_answer_is_open() -> None:
     assert cut.text == "if a:\n        return 1\n    return"
 
 
-# --- introduces_syntax_error ------------------------------------------------------------------
+# --- without_new_errors -----------------------------------------------------------------------
+
+
+def _keep_at(language_id: str, prefix: str, completion: str, suffix: str) -> str:
+    info = language_for(language_id)
+    assert info is not None
+    document = ParsedText(prefix + suffix, parser_for(info))
+    return without_new_errors(document, completion, lambda c: Edit(len(prefix), len(prefix), c))
+
+
+def _keep(language_id: str, marked: str, completion: str) -> str:
+    prefix, suffix = marked.split(CURSOR)
+    return _keep_at(language_id, prefix, completion, suffix)
 
 
 @pytest.mark.parametrize(
@@ -483,30 +495,15 @@ def test_streaming_waits_while_the_answer_is_open() -> None:
         ("go", "package main\n\nfunc f() int {\n\t", "return 1 +", "\n}\n", True),
     ],
 )
-def test_introduces_syntax_error(
+def test_a_completion_that_adds_a_syntax_error_is_cut(
     language_id: str, prefix: str, completion: str, suffix: str, broken: bool
 ) -> None:
-    info = language_for(language_id)
-    assert info is not None
-    assert introduces_syntax_error(prefix, completion, suffix, parser_for(info)) is broken
+    assert (_keep_at(language_id, prefix, completion, suffix) != completion) is broken
 
 
 def test_errors_already_in_the_document_are_not_the_completions() -> None:
-    info = language_for("python")
-    assert info is not None
     prefix = "def broken(:\n    pass\n\ndef f():\n    "
-    assert not introduces_syntax_error(prefix, "return 1", "\n", parser_for(info))
-
-
-# --- without_new_errors -----------------------------------------------------------------------
-
-
-def _keep(language_id: str, marked: str, completion: str) -> str:
-    prefix, suffix = marked.split(CURSOR)
-    info = language_for(language_id)
-    assert info is not None
-    document = ParsedText(prefix + suffix, parser_for(info))
-    return without_new_errors(document, completion, lambda c: Edit(len(prefix), len(prefix), c))
+    assert _keep_at("python", prefix, "return 1", "\n") == "return 1"
 
 
 def test_a_completion_that_parses_is_kept_whole() -> None:
