@@ -28,10 +28,6 @@ class Run:
     new_start: int
     length: int
 
-    @property
-    def shift(self) -> int:
-        return self.new_start - self.old_start
-
 
 def moved_runs(old: list[int], new: list[int], keep: int, min_length: int) -> list[Run]:
     """Runs of `old` after the kept prefix that `new` repeats after it, in order, each at least
