@@ -59,12 +59,10 @@ class Scheduler:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tide-engine")
         self._latest: dict[str, Ticket] = {}
         self._background: set[Ticket] = set()
-        self.runs_started = 0
 
     def _guarded(self, ticket: Ticket, job: Callable[[Ticket], T]) -> T:
         if ticket.is_cancelled():
             raise Superseded(ticket.reason)
-        self.runs_started += 1
         return job(ticket)
 
     async def run(self, key: str | None, job: Callable[[Ticket], T]) -> T:
