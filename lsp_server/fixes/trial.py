@@ -1,4 +1,4 @@
-"""The opt-in test check: a fix is tried against the workspace's own pytest tests.
+"""A fix's trial, opt-in: the fix is tried against the workspace's own pytest tests.
 
 Nothing runs unless the user turned `runTests` on. The workspace's Python files are copied to a
 scratch directory, the fix is applied to the copy, and only the tests that name the fixed
@@ -24,12 +24,12 @@ _VENV_PYTHONS = (".venv/bin/python", "venv/bin/python", ".venv/Scripts/python.ex
 
 
 @dataclass(frozen=True)
-class TestOutcome:
+class TrialOutcome:
+    """What the tests said of one fix."""
+
     passed: int
     failed: int
     summary: str  # for the fix's title: "2 tests pass", "1 of 3 tests fails", "tests time out"
-
-    __test__ = False  # not a pytest test class, whatever its name
 
     @property
     def ok(self) -> bool:
@@ -108,7 +108,7 @@ def run_tests(
     timeout_s: float,
     examples_of: str | None = None,
     python: Path | None = None,
-) -> TestOutcome:
+) -> TrialOutcome:
     """Run `tests`, and the docstring examples of the function `examples_of` when given, on a
     copy of the workspace where `document` holds `fixed_text`, with `python` (by default the
     server's)."""
@@ -131,14 +131,14 @@ def run_tests(
         for selected in runs:
             counts = _pytest(python or Path(sys.executable), copy, selected, timeout_s)
             if counts is None:
-                return TestOutcome(0, 1, f"tests time out after {timeout_s:g}s")
+                return TrialOutcome(0, 1, f"tests time out after {timeout_s:g}s")
             passed, failed = passed + counts[0], failed + counts[1]
     total = passed + failed
     if failed == 0:
         summary = "1 test passes" if passed == 1 else f"{passed} tests pass"
     else:
         summary = f"{failed} of {total} tests fail" if failed > 1 else f"1 of {total} tests fails"
-    return TestOutcome(passed, failed, summary)
+    return TrialOutcome(passed, failed, summary)
 
 
 def _pytest(

@@ -1,4 +1,4 @@
-"""Tests for lsp_server.fixes.test_check: tests found by name, run on a patched copy."""
+"""Tests for lsp_server.fixes.trial: tests found by name, run on a patched copy."""
 
 import sys
 import venv
