@@ -5,8 +5,6 @@ The model's scores are left out (`unlikelySeverity` "off"), so no engine is invo
 engine's part is covered by the e2e tests.
 """
 
-import asyncio
-
 import pytest
 
 from lsp_server.config import Settings
@@ -15,6 +13,8 @@ from lsp_server.fixes.problems import Problem
 from lsp_server.fixes.service import FixService
 from lsp_server.runtime.scheduler import Scheduler
 from lsp_server.text.documents import Change, DocumentStore
+
+from .tasks import settled
 
 URI = "file:///t.py"
 BROKEN = "def area(w, h):\n    return (w * h\n"
@@ -29,14 +29,6 @@ async def no_engine():
 @pytest.fixture(autouse=True)
 def short_debounce(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(service_module, "SYNTAX_DELAY_S", 0.05)
-
-
-async def published_once(published: list) -> None:
-    """Wait (up to 10 s, for a loaded machine) until something was published."""
-    for _ in range(200):
-        if published:
-            return
-        await asyncio.sleep(0.05)
 
 
 def start() -> tuple[DocumentStore, FixService, list[tuple[int, list[str]]]]:
@@ -54,14 +46,14 @@ async def test_edits_inside_the_debounce_publish_only_the_last_version() -> None
     service.changed(store.open(URI, "python", 1, BROKEN), SYNTAX_ONLY)
     service.changed(store.change(URI, 2, [Change(BROKEN + "\n")]), SYNTAX_ONLY)
     service.changed(store.change(URI, 3, [Change(FIXED)]), SYNTAX_ONLY)
-    await published_once(published)
+    await settled()
     assert published == [(3, [])]
 
 
 async def test_a_broken_document_gets_its_syntax_problems() -> None:
     store, service, published = start()
     service.changed(store.open(URI, "python", 1, BROKEN), SYNTAX_ONLY)
-    await published_once(published)
+    await settled()
     ((version, messages),) = published
     assert version == 1 and any("never closed" in m for m in messages), messages
 
@@ -72,7 +64,7 @@ async def test_a_result_for_a_version_the_editor_left_is_dropped() -> None:
     service.changed(first, SYNTAX_ONLY)
     # The store moves on without the service hearing of it (the change is still on its way).
     store.change(URI, 2, [Change(FIXED)])
-    await asyncio.sleep(0.3)
+    await settled()
     assert published == []
 
 
@@ -80,12 +72,12 @@ async def test_closing_a_document_cancels_its_diagnostics() -> None:
     store, service, published = start()
     service.changed(store.open(URI, "python", 1, BROKEN), SYNTAX_ONLY)
     service.closed(URI)
-    await asyncio.sleep(0.3)
+    await settled()
     assert published == []
 
 
 async def test_turned_off_nothing_is_published() -> None:
     store, service, published = start()
     service.changed(store.open(URI, "python", 1, BROKEN), Settings(diagnostics=False))
-    await asyncio.sleep(0.3)
+    await settled()
     assert published == []

@@ -6,7 +6,7 @@ import threading
 from lsp_server.runtime.idle import IdleWork
 from lsp_server.runtime.scheduler import Scheduler, Ticket
 
-SAFETY = 10  # seconds; a hang guard, never part of an assertion
+from .tasks import SAFETY, settled
 
 
 async def test_queued_jobs_run_in_order_after_the_pause() -> None:
@@ -41,7 +41,7 @@ async def test_a_newer_pause_replaces_what_was_queued() -> None:
 
 async def test_a_request_stops_idle_work_and_the_rest_of_the_queue() -> None:
     scheduler = Scheduler()
-    started, release = threading.Event(), threading.Event()
+    started, release, finished = threading.Event(), threading.Event(), threading.Event()
     seen: list[bool] = []
 
     def long_job(ticket: Ticket) -> None:
@@ -49,15 +49,14 @@ async def test_a_request_stops_idle_work_and_the_rest_of_the_queue() -> None:
         while not ticket.is_cancelled() and not release.is_set():
             release.wait(0.01)
         seen.append(ticket.is_cancelled())
+        finished.set()
 
     idle = IdleWork(scheduler, delay=0.01)
     idle.after_pause(lambda: [long_job, lambda t: seen.append("never")])
     await asyncio.wait_for(asyncio.to_thread(started.wait), SAFETY)
     assert await scheduler.run("doc", lambda t: "answer") == "answer"
-    for _ in range(SAFETY * 100):
-        if seen:
-            break
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(asyncio.to_thread(finished.wait), SAFETY)
+    await settled()  # the idle work, which would have queued the next job by now
     release.set()
     assert seen == [True]  # it saw the request's cancellation, and the next job never ran
     scheduler.shutdown()

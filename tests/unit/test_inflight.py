@@ -1,4 +1,4 @@
-"""Tests for lsp_server.inflight: requests made while typing share the generation in flight.
+"""Tests for lsp_server.runtime.inflight: requests made while typing share the generation in flight.
 
 Jobs are plain coroutines gated by asyncio events; the grace is 0 or a value no assertion
 depends on, and the timeouts only keep a broken implementation from hanging the suite.
@@ -11,7 +11,8 @@ import pytest
 from lsp_server.runtime.inflight import InFlight
 from lsp_server.runtime.scheduler import Superseded
 
-SAFETY = 10
+from .tasks import SAFETY, settled
+
 TEXT = "def area(w, h):\n    return w\n\nprint(area(2, 3))\n"
 CURSOR = TEXT.index("return w") + len("return w")
 
@@ -79,10 +80,7 @@ async def test_a_generation_whose_requests_are_gone_is_cancelled_after_the_grace
     first.cancel()
     with pytest.raises(asyncio.CancelledError):
         await first
-    for _ in range(100):
-        if job.cancelled:
-            break
-        await asyncio.sleep(0.01)
+    await settled()
     assert job.cancelled
     assert not flights.joinable("u", *typed(" *"))
 
