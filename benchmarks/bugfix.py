@@ -32,7 +32,7 @@ from benchmarks.programs import program_passes
 from examples.driver import Buffer, ScriptedEditor
 from lsp_server.config import Settings
 from lsp_server.engines.base import GenerationParams, GenerationStats
-from lsp_server.runtime.engine_slot import load_engine, locate_model
+from lsp_server.engines.loading import load_engine, locate_model
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared/bench/humanevalfix"
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -23,7 +23,7 @@ from lsp_server.completion.prompts import build_prompt
 from lsp_server.config import Settings
 from lsp_server.engines.base import Engine, GenerationParams, GenerationStats
 from lsp_server.engines.llamacpp.engine import LlamaCppEngine
-from lsp_server.runtime.engine_slot import load_engine, locate_model
+from lsp_server.engines.loading import load_engine, locate_model
 
 
 def measure(engine: Engine, text: str, prompt_tokens: int, gen: int) -> dict:

@@ -24,10 +24,10 @@ from lsp_server.completion.prompts import build_prompt
 from lsp_server.config import Settings
 from lsp_server.engines.base import GenerationParams, GenerationStats
 from lsp_server.engines.llamacpp.engine import LlamaCppEngine
+from lsp_server.engines.loading import locate_model
 from lsp_server.engines.remote.engine import HttpEngine
 from lsp_server.engines.reuse import common_prefix
 from lsp_server.engines.transformers_engine import TransformersEngine
-from lsp_server.runtime.engine_slot import locate_model
 from tests.engines.llama_server import Server, free_port
 
 from .quality import RESULTS, humaneval_cases

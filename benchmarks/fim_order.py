@@ -19,7 +19,7 @@ from lsp_server.completion.edit import LineCut
 from lsp_server.completion.prompts import build_prompt
 from lsp_server.config import Settings
 from lsp_server.engines.base import GenerationParams, GenerationStats
-from lsp_server.runtime.engine_slot import load_engine, locate_model
+from lsp_server.engines.loading import load_engine, locate_model
 
 DATA = Path(__file__).resolve().parents[2] / "shared/bench/human-eval-infilling"
 

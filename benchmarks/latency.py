@@ -27,10 +27,9 @@ from pathlib import Path
 
 from examples.driver import ScriptedEditor
 from lsp_server import models
-from lsp_server.completion.service import Completer, CompletionRequest
+from lsp_server.completion.generate import Generator, complete_once
 from lsp_server.config import Settings
-from lsp_server.runtime.engine_slot import load_engine, locate_model
-from lsp_server.runtime.scheduler import Ticket
+from lsp_server.engines.loading import load_engine, locate_model
 from lsp_server.text.documents import Snapshot
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -96,7 +95,7 @@ def diff_edit(old: str, new: str) -> tuple[int, int, str]:
 
 
 async def alternated(
-    editor: ScriptedEditor, uri: str, completer: Completer, settings: Settings, spots: list[Spot]
+    editor: ScriptedEditor, uri: str, generator: Generator, settings: Settings, spots: list[Spot]
 ) -> tuple[list[float], list[float]]:
     """Each spot through the server, then the same spot through the in-process pipeline.
 
@@ -113,7 +112,7 @@ async def alternated(
         server.append(answer.latency_ms)
         snapshot = Snapshot("file:///bench.py", i, "python", spot.text, None, None)
         started = time.perf_counter()
-        completer.complete(CompletionRequest(snapshot, spot.cursor, settings), Ticket())
+        complete_once(generator, snapshot, spot.cursor, settings)
         raw.append((time.perf_counter() - started) * 1000)
     return server, raw
 
@@ -161,14 +160,14 @@ async def run(args: argparse.Namespace) -> dict:
     settings = Settings(context_budget=args.budget)
 
     path = locate_model(settings)
-    completer = Completer(load_engine(path, settings))
+    generator = Generator(load_engine(path, settings))
     editor = ScriptedEditor("--log-level", "warning")
     await editor.start({"contextBudget": args.budget})
     uri = "file:///bench/argparse_head.py"
     editor.open(uri, text, "python")
-    server_spots, raw_spots = await alternated(editor, uri, completer, settings, spots)
-    server_typing, raw_typing = await alternated(editor, uri, completer, settings, typing)
-    completer.engine.close()
+    server_spots, raw_spots = await alternated(editor, uri, generator, settings, spots)
+    server_typing, raw_typing = await alternated(editor, uri, generator, settings, typing)
+    generator.engine.close()
     cold = await cold_through_server(editor, [256, 512, 1024])
     rss = peak_rss_mb(editor.server_pid)
     model = editor.statuses[-1].model if editor.statuses else "?"

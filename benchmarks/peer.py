@@ -42,7 +42,7 @@ from pathlib import Path
 from benchmarks.latency import percentile, source_file
 from examples.driver import ScriptedEditor
 from lsp_server.config import Settings
-from lsp_server.runtime.engine_slot import locate_model
+from lsp_server.engines.loading import locate_model
 from tests.engines.llama_server import free_port
 
 from .quality import RESULTS
@@ -90,11 +90,11 @@ def build_llama_server(scratch: Path = SCRATCH) -> Path:
 
 
 class LlamaServer:
-    def __init__(self, binary: Path, model: Path, log: Path) -> None:
+    def __init__(self, binary: Path, model: Path, log: Path, context: int = 2048) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         args = [
-            str(binary), "-m", str(model), "-c", "2048", "-ub", "1024", "-b", "2048",
+            str(binary), "-m", str(model), "-c", str(context), "-ub", "1024", "-b", "2048",
             "--cache-reuse", "256", "-t", str(THREADS), "-tb", str(THREADS), "-np", "1",
             "--host", "127.0.0.1", "--port", str(self.port),
         ]  # fmt: skip

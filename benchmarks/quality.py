@@ -50,7 +50,7 @@ from lsp_server.completion.prompts import build_prompt
 from lsp_server.completion.window import LineTokenCounter, cursor_window
 from lsp_server.config import Settings
 from lsp_server.engines.base import GenerationParams, GenerationStats
-from lsp_server.runtime.engine_slot import load_engine, locate_model
+from lsp_server.engines.loading import load_engine, locate_model
 from lsp_server.text.languages import language_for, parser_for
 from lsp_server.text.parsed_text import ParsedText
 
@@ -96,14 +96,13 @@ def _sized(paths, skip=lambda p: False) -> list[Path]:
     return sorted(p for p in paths if not skip(p) and 2_000 < p.stat().st_size < 60_000)
 
 
-def real_code_cases(limit: int, seed: int) -> list[dict]:
-    """Cursors at natural trigger points of real files not from this repository.
+def real_code_files() -> dict[str, list[Path]]:
+    """Real files not from this repository, per language, sorted; the replay uses them too.
 
     Python from packages in the venv, TypeScript from the VS Code extension's npm packages, Go
     from the Go standard library's source as Debian packages it (`apt-get install
     golang-1.19-src`); a language whose files are missing is left out and said so.
     """
-    rng = random.Random(seed)
     site = ROOT / ".venv/lib/python3.11/site-packages"
     python = _sized(
         p
@@ -121,6 +120,13 @@ def real_code_cases(limit: int, seed: int) -> list[dict]:
     for language, files in per_language.items():
         if not files:
             print(f"lines: no {language} files found; that language is left out", flush=True)
+    return per_language
+
+
+def real_code_cases(limit: int, seed: int) -> list[dict]:
+    """Cursors at natural trigger points of the real files of `real_code_files`."""
+    rng = random.Random(seed)
+    per_language = real_code_files()
     cases: list[dict] = []
     for language, files in per_language.items():
         if files:

@@ -26,8 +26,8 @@ from lsp_server.config import Settings
 from lsp_server.engines.base import GenerationParams, GenerationStats
 from lsp_server.engines.llamacpp import kv_sequence
 from lsp_server.engines.llamacpp.engine import LlamaCppEngine
+from lsp_server.engines.loading import locate_model
 from lsp_server.engines.reuse import common_prefix
-from lsp_server.runtime.engine_slot import locate_model
 
 from .quality import RESULTS, humaneval_cases
 

@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 
 from . import __version__, models
-from .completion.service import Completer, CompletionRequest, skip_reason
+from .completion.generate import Generator, complete_once
+from .completion.trigger import skip_reason
 from .config import DEFAULTS, LOG_LEVELS, Settings, apply_settings
 from .engines.choice import ENGINES
+from .engines.loading import load_engine, locate_model
 from .errors import TideError
-from .runtime.engine_slot import load_engine, locate_model
-from .runtime.scheduler import Ticket
 from .text.documents import DocumentStore, Pos
 from .text.languages import language_for
 from .tuning.train import TrainSettings
@@ -76,12 +76,12 @@ def _complete(args: argparse.Namespace) -> int:
     snapshot = _open_file(path)
     started = time.perf_counter()
     cursor = snapshot.offset_at(Pos(line - 1, col - 1))
-    completer = Completer(load_engine(locate_model(settings, _print_progress), settings))
+    generator = Generator(load_engine(locate_model(settings, _print_progress), settings))
     load_ms = (time.perf_counter() - started) * 1000
     reason = skip_reason(snapshot, settings)
     if reason:
         raise SystemExit(f"tide-lsp: {reason}")
-    result = completer.complete(CompletionRequest(snapshot, cursor, settings), Ticket())
+    result = complete_once(generator, snapshot, cursor, settings)
     completion = ""
     if result.edit is not None:
         typed = cursor - result.edit.start

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import tree_sitter
 
+from ..config import Settings
 from ..text.documents import Snapshot
 from ..text.languages import LanguageInfo
 from .edit import line_around
@@ -25,6 +26,17 @@ class Trigger:
     complete: bool
     multiline: bool
     reason: str
+
+
+def skip_reason(snapshot: Snapshot, settings: Settings) -> str | None:
+    """Why no completion should be offered in this document at all, if any."""
+    if not settings.enable:
+        return "completions are disabled"
+    if snapshot.language_id in settings.disabled_languages:
+        return f"completions are disabled for {snapshot.language_id}"
+    if "\x00" in snapshot.text:
+        return "the document holds binary content"
+    return None
 
 
 def decide(snapshot: Snapshot, cursor: int, invoked: bool) -> Trigger:

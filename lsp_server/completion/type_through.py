@@ -64,6 +64,11 @@ class TypeThroughCache:
             ahead = self._ahead.get(uri)
             return ahead is not None and self._matches(ahead, text, cursor) is not None
 
+    def clear(self) -> None:
+        with self._lock:
+            self._shown.clear()
+            self._ahead.clear()
+
     def forget(self, uri: str) -> None:
         with self._lock:
             self._shown.pop(uri, None)

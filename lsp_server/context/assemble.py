@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
-from urllib.request import url2pathname
 
 import tree_sitter
 
@@ -28,6 +27,7 @@ from lsp_server.context.snippets import (
 )
 from lsp_server.context.workspace import WorkspaceIndex
 from lsp_server.text.languages import LanguageInfo, language_for
+from lsp_server.text.uris import file_path
 
 # Recently edited code is likelier than any open code to be what the user works on next.
 _KIND_WEIGHTS = {"definition": 1.0, "recent-edit": 1.5, "open-buffer": 1.0}
@@ -131,11 +131,11 @@ def as_files(snippets: Sequence[Snippet]) -> list[ContextFile]:
 
 def relative_path(uri: str, root: Path | None) -> str | None:
     """A file URI's workspace-relative POSIX path; None outside the workspace or without one."""
-    parsed = urlparse(uri)
-    if parsed.scheme != "file" or root is None:
+    path = file_path(uri)
+    if path is None or root is None:
         return None
     try:
-        return Path(url2pathname(unquote(parsed.path))).relative_to(root).as_posix()
+        return path.relative_to(root).as_posix()
     except ValueError:
         return None
 

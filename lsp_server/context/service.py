@@ -2,18 +2,20 @@
 chosen for one request.
 
 Indexing runs on the event loop in slices of a few milliseconds between other work, so it
-never holds up a request; choosing a request's snippets is a lookup plus a similarity ranking.
+never holds up a request; choosing a request's snippets is a lookup plus a similarity ranking,
+made on the engine's worker, since it counts tokens with the engine. The lock keeps the edits
+recorded on the event loop and the choices remembered per document consistent between the two.
 """
 
 import asyncio
 import logging
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import unquote, urlparse
-from urllib.request import url2pathname
 
-from ..completion.prompts import ContextFile
-from ..engines.base import Engine
+from ..completion.generate import Plan
 from ..text.documents import Snapshot
+from ..text.uris import file_path
 from .assemble import ContextGatherer, ContextRequest
 from .snippets import RecentEdits, cursor_text
 from .workspace import WorkspaceIndex
@@ -28,20 +30,13 @@ VISIBLE_BEFORE, VISIBLE_AFTER = 60, 20  # lines around the cursor a prompt shows
 MAX_DOCUMENT_CHARS = 1_000_000
 
 
-def file_path(uri: str | None) -> Path | None:
-    """The local path of a file: URI; None for any other scheme."""
-    parsed = urlparse(uri or "")
-    if parsed.scheme != "file":
-        return None
-    return Path(url2pathname(unquote(parsed.path)))
-
-
 class ContextService:
     def __init__(self) -> None:
         self.index: WorkspaceIndex | None = None
         self.edits = RecentEdits()
         self.gatherer = ContextGatherer(None, self.edits)
         self._task: asyncio.Task[None] | None = None
+        self._lock = threading.Lock()
 
     @property
     def repo(self) -> str:
@@ -67,7 +62,8 @@ class ContextService:
             self._task.cancel()
 
     def changed(self, snapshot: Snapshot, first_line: int, last_line: int) -> None:
-        self.edits.record(snapshot.uri, snapshot.text, first_line, last_line)
+        with self._lock:
+            self.edits.record(snapshot.uri, snapshot.text, first_line, last_line)
 
     def saved_or_opened(self, snapshot: Snapshot) -> None:
         if self.index is None:
@@ -77,30 +73,32 @@ class ContextService:
             self.index.update(path, snapshot.text)
 
     def closed(self, uri: str) -> None:
-        self.gatherer.forget(uri)
+        with self._lock:
+            self.gatherer.forget(uri)
 
-    def files_for(
+    def plan_for(
         self,
         snapshot: Snapshot,
         cursor: int,
         open_buffers: tuple[tuple[str, str], ...],
         budget: int,
-        engine: Engine,
-    ) -> tuple[tuple[ContextFile, ...], str]:
-        """The snippets to show ahead of the window, and the document's path for the prompt."""
-        path = self.gatherer.path_of(snapshot.uri)
-        if budget <= 0 or len(snapshot.text) > MAX_DOCUMENT_CHARS:
-            return (), path
-        visible = cursor_text(snapshot.text, cursor, VISIBLE_BEFORE, VISIBLE_AFTER)
-        open_buffers = tuple((u, t) for u, t in open_buffers if len(t) <= MAX_DOCUMENT_CHARS)
-        request = ContextRequest(
-            snapshot.uri,
-            snapshot.text,
-            cursor,
-            visible,
-            snapshot.language,
-            snapshot.tree,
-            open_buffers,
-        )
-        files = self.gatherer.gather_context(request, budget, engine.count_tokens)
-        return tuple(files), path
+        count_tokens: Callable[[str], int],
+    ) -> Plan:
+        """The snippets to show ahead of the window, and the document's path and repository."""
+        with self._lock:
+            path = self.gatherer.path_of(snapshot.uri)
+            if budget <= 0 or len(snapshot.text) > MAX_DOCUMENT_CHARS:
+                return Plan((), path, self.repo)
+            visible = cursor_text(snapshot.text, cursor, VISIBLE_BEFORE, VISIBLE_AFTER)
+            buffers = tuple((u, t) for u, t in open_buffers if len(t) <= MAX_DOCUMENT_CHARS)
+            request = ContextRequest(
+                snapshot.uri,
+                snapshot.text,
+                cursor,
+                visible,
+                snapshot.language,
+                snapshot.tree,
+                buffers,
+            )
+            files = self.gatherer.gather_context(request, budget, count_tokens)
+            return Plan(tuple(files), path, self.repo)

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..config import Settings
-from ..context.service import file_path
 from ..engines.base import Engine
 from ..errors import TideError
 from ..runtime.scheduler import YIELDED, Scheduler, Superseded, Ticket
 from ..text.documents import Snapshot
+from ..text.uris import file_path
 from .candidates import Cancelled, Fix, FixFinder, FixTarget, function_name
 from .diagnostics import syntax_diagnostics, unlikely_diagnostics
 from .problems import Problem

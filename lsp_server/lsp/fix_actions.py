@@ -131,14 +131,14 @@ def workspace_edit(server: "TideServer", snapshot: Snapshot, fix: Fix) -> types.
     return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(document, [edit])])
 
 
-def code_actions(server: "TideServer", params: types.CodeActionParams) -> list[types.CodeAction]:
+def code_action(ls: "TideServer", params: types.CodeActionParams) -> list[types.CodeAction]:
     only = params.context.only
     if only and not any(str(kind).startswith("quickfix") for kind in only):
         return []
-    snapshot = server.snapshot(params.text_document.uri)
+    snapshot = ls.snapshot(params.text_document.uri)
     actions: list[types.CodeAction] = []
     for target in targets(snapshot, params):
-        cached = server.fixes.cached_fixes(snapshot, target.first_line, target.last_line)
+        cached = ls.fixes.cached_fixes(snapshot, target.first_line, target.last_line)
         diagnostics = [d for d in params.context.diagnostics if d.source == SOURCE]
         if cached is None:
             actions.append(
@@ -157,18 +157,18 @@ def code_actions(server: "TideServer", params: types.CodeActionParams) -> list[t
                     kind=types.CodeActionKind.QuickFix,
                     diagnostics=diagnostics or None,
                     is_preferred=index == 0,
-                    edit=workspace_edit(server, snapshot, fix),
+                    edit=workspace_edit(ls, snapshot, fix),
                 )
             )
     return actions
 
 
-async def resolve(server: "TideServer", action: types.CodeAction) -> types.CodeAction:
+async def code_action_resolve(ls: "TideServer", action: types.CodeAction) -> types.CodeAction:
     data = action.data
     if not isinstance(data, dict) or not {"uri", "version", "first", "last"} <= set(data):
         raise JsonRpcInvalidParams("this code action was not made by Tide")
     uri = str(data["uri"])
-    snapshot = server.snapshot(uri)
+    snapshot = ls.snapshot(uri)
     _refuse_if_changed(snapshot, data["version"])
     first, last = int(data["first"]), int(data["last"])
     lines = bounded(first, last, snapshot.line_count)
@@ -176,11 +176,11 @@ async def resolve(server: "TideServer", action: types.CodeAction) -> types.CodeA
         raise JsonRpcInvalidParams(f"lines {first}-{last} are outside the document")
     target = FixTarget(snapshot, *lines, str(data.get("message") or ""))
     try:
-        found = await server.fixes.fixes(target, server.settings)
+        found = await ls.fixes.fixes(target, ls.settings)
     except Superseded:
         # Another fix search on this document took the model's turn: this one is answered
         # without an edit rather than with an error.
-        server.tell(
+        ls.tell(
             f"the fix search for {_line_label(target)} was replaced by a newer one",
             types.MessageType.Info,
         )
@@ -189,12 +189,12 @@ async def resolve(server: "TideServer", action: types.CodeAction) -> types.CodeA
         log.warning("no fix for %s %s: %s", snapshot.uri, _line_label(target), exc)
         found = []
     # The search takes seconds: an edit made meanwhile makes its fixes stale.
-    _refuse_if_changed(server.snapshot(uri), snapshot.version)
+    _refuse_if_changed(ls.snapshot(uri), snapshot.version)
     index = int(data.get("index", 0))
     if index >= len(found):
-        server.tell(f"no verified fix found for {_line_label(target)}", types.MessageType.Info)
+        ls.tell(f"no verified fix found for {_line_label(target)}", types.MessageType.Info)
         return action
     fix = found[index]
-    action.edit = workspace_edit(server, snapshot, fix)
+    action.edit = workspace_edit(ls, snapshot, fix)
     log.info("fix for %s %s: %s (%s)", snapshot.uri, _line_label(target), fix.title, fix.source)
     return action

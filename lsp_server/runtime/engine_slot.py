@@ -1,7 +1,8 @@
-"""The loaded model: finding, fetching, verifying and loading it, and swapping it safely.
+"""The engine in use, and swapping it safely when the settings change.
 
-A failed reload keeps the previous model serving; requests that arrive while a model loads
-wait for it rather than failing.
+A failed reload keeps the previous engine serving; requests that arrive while a model loads
+wait for it rather than failing. Finding the model and building the engine are the engines
+package's (`engines.loading`); loads run on the scheduler's worker, one at a time.
 """
 
 import asyncio
@@ -10,14 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import models
-from ..completion.service import Completer
 from ..config import Settings
-from ..engines.adapter_choice import AdapterChoice, choose_adapter
+from ..engines import loading
+from ..engines.adapter_choice import AdapterChoice
 from ..engines.base import Engine
-from ..engines.choice import engine_for, is_gguf_reference
 from ..errors import EngineError, ModelError
-from ..models.progress import no_progress
 from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -35,83 +33,13 @@ class Status:
 StatusFn = Callable[[Status], None]
 
 
-def model_label(settings: Settings) -> str:
-    return settings.model or models.default_model().name
-
-
-def locate_model(settings: Settings, progress: models.ProgressFn | None = None) -> Path | str:
-    """The verified model file the settings ask for, pulled into the cache if need be; a
-    server URL, model directory or hub id is returned as it is, for its own engine."""
-    if not is_gguf_reference(settings.model or "") or engine_for(settings.model) == "http":
-        return settings.model or ""
-    path, spec = models.resolve(
-        settings.model, models.cache_dir(settings.model_dir), pull_missing=True, progress=progress
-    )
-    models.validate_gguf(path, spec.size if spec else None)
-    return path
-
-
-def pick_adapter(settings: Settings, model: Path | str, workspace: Path | None) -> AdapterChoice:
-    """The LoRA adapter the settings ask for on `model`, checked against it."""
-    cache = models.cache_dir(settings.model_dir)
-
-    def base_sha256() -> str:
-        # A registry model's digest was verified when it was pulled; any other file is hashed.
-        spec = _registry_spec(settings, cache)
-        return spec.sha256 if spec and spec.sha256 else models.sha256_of(Path(model), no_progress)
-
-    kind = engine_for(settings.model, settings.engine)
-    return choose_adapter(settings.adapter, kind, workspace, cache, model, base_sha256)
-
-
-def _registry_spec(settings: Settings, cache: Path) -> models.ModelSpec | None:
-    try:
-        return models.resolve(settings.model, cache, pull_missing=False)[1]
-    except ModelError:
-        return None
-
-
-def load_engine(model: Path | str, settings: Settings, adapter: Path | None = None) -> Engine:
-    """Open the engine the settings name (or the model reference implies) on `model`, with the
-    LoRA adapter `adapter` (checked by `pick_adapter`) on top."""
-    kind = engine_for(settings.model, settings.engine)
-    name = model_label(settings)
-    threads = settings.threads or None
-    if kind == "http":
-        from ..engines.remote.engine import HttpEngine
-
-        return HttpEngine(str(model), model_name=name, n_ctx=settings.context_length)
-    if kind == "transformers":
-        from ..engines.transformers_engine import TransformersEngine
-
-        return TransformersEngine(
-            model, model_name=name, n_ctx=settings.context_length, adapter_dir=adapter
-        )
-    if kind == "ctransformers":
-        from ..engines.ctransformers_engine import CTransformersEngine
-
-        return CTransformersEngine(
-            Path(model), model_name=name, n_ctx=settings.context_length, n_threads=threads
-        )
-    from ..engines.llamacpp.engine import LlamaCppEngine
-
-    return LlamaCppEngine(
-        Path(model),
-        model_name=name,
-        n_ctx=settings.context_length,
-        n_threads=threads,
-        shift_kv=settings.move_kv,
-        lora_path=adapter,
-    )
-
-
 class EngineSlot:
-    """Holds the current `Completer`; loads run on the scheduler's worker, one at a time."""
+    """Holds the current engine and swaps it for a new one once that one has loaded."""
 
     def __init__(self, scheduler: Scheduler, on_status: StatusFn) -> None:
         self._scheduler = scheduler
         self._on_status = on_status
-        self.completer: Completer | None = None
+        self.engine: Engine | None = None
         self.error: str | None = None
         self.workspace: Path | None = None  # whose adapter "auto" picks
         self._loading: asyncio.Task | None = None
@@ -128,7 +56,7 @@ class EngineSlot:
         await self._load(settings)
 
     async def _load(self, settings: Settings) -> None:
-        label = model_label(settings)
+        label = loading.model_label(settings)
         loop = asyncio.get_running_loop()
 
         last: list[Status] = []
@@ -143,20 +71,20 @@ class EngineSlot:
 
         try:
             self._on_status(Status("loading", label, None, "locating model"))
-            path = await asyncio.to_thread(locate_model, settings, progress)
-            choice = await asyncio.to_thread(pick_adapter, settings, path, self.workspace)
+            path = await asyncio.to_thread(loading.locate_model, settings, progress)
+            choice = await asyncio.to_thread(loading.pick_adapter, settings, path, self.workspace)
             self._on_status(Status("loading", label, None, f"loading {path}"))
             engine, choice = await self._open(path, settings, choice)
         except (ModelError, EngineError) as exc:
             self.error = str(exc)
-            kept = f" (still using {self.completer.engine.model_name})" if self.completer else ""
+            kept = f" (still using {self.engine.model_name})" if self.engine else ""
             self._on_status(Status("error", label, None, f"{exc}{kept}"))
             raise
-        old = self.completer
-        self.completer = Completer(engine)
+        old = self.engine
+        self.engine = engine
         self.error = None
         if old is not None:
-            await self._scheduler.run(None, lambda _t: old.engine.close())
+            await self._scheduler.run(None, lambda _t: old.close())
         log.info("serving %s with %s", engine.model_name, choice.describe())
         self._on_status(Status("ready", engine.model_name, 100, choice.problem, choice.label))
 
@@ -169,7 +97,7 @@ class EngineSlot:
             log.warning("%s", choice.problem)
         try:
             engine = await self._scheduler.run(
-                None, lambda _t: load_engine(path, settings, choice.path)
+                None, lambda _t: loading.load_engine(path, settings, choice.path)
             )
             return engine, choice
         except (ModelError, EngineError) as exc:
@@ -177,19 +105,19 @@ class EngineSlot:
                 raise
             problem = f"adapter {choice.path} could not be loaded ({exc}); using the base model"
             log.warning("%s", problem)
-        engine = await self._scheduler.run(None, lambda _t: load_engine(path, settings))
+        engine = await self._scheduler.run(None, lambda _t: loading.load_engine(path, settings))
         return engine, AdapterChoice(problem=problem)
 
-    async def get(self) -> Completer:
-        """The completer to use now, waiting for a load in progress."""
+    async def get(self) -> Engine:
+        """The engine to use now, waiting for a load in progress."""
         if self._loading is not None and not self._loading.done():
             await asyncio.gather(asyncio.shield(self._loading), return_exceptions=True)
-        if self.completer is None:
+        if self.engine is None:
             raise ModelError(self.error or "no model is loaded yet")
-        return self.completer
+        return self.engine
 
     async def close(self) -> None:
-        if self.completer is not None:
-            engine = self.completer.engine
-            self.completer = None
+        if self.engine is not None:
+            engine = self.engine
+            self.engine = None
             await self._scheduler.run(None, lambda _t: engine.close())

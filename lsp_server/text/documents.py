@@ -183,6 +183,11 @@ class DocumentStore:
         """URIs of the open documents."""
         return list(self._documents)
 
+    def texts(self) -> tuple[tuple[str, str], ...]:
+        """Every open document as (uri, text), taken now: immutable, so another thread may
+        read it while the documents change."""
+        return tuple((uri, snapshot.text) for uri, snapshot in self._documents.items())
+
     def _parse(
         self,
         uri: str,

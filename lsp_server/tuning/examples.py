@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lsp_server.completion.edit import LINE_BREAK, line_around
+from lsp_server.completion.healing import heal_word
 from lsp_server.completion.prompts import ContextFile, Prompt, Template, build_prompt
-from lsp_server.completion.service import heal_word
 from lsp_server.completion.window import LineTokenCounter, cursor_window
 from lsp_server.config import DEFAULTS, apply_settings
 from lsp_server.context.assemble import ContextGatherer, ContextRequest

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lsp_server.completion.service import heal_word
+from lsp_server.completion.healing import heal_word
 
 
 @pytest.mark.parametrize(

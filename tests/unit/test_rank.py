@@ -1,7 +1,7 @@
 """The order alternatives are offered in when the user asks for several."""
 
 from lsp_server.completion.edit import Edit
-from lsp_server.completion.service import Candidate, rank
+from lsp_server.completion.result import Candidate, rank
 
 
 def candidate(text: str, logprob: float) -> Candidate:

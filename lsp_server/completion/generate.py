@@ -1,0 +1,182 @@
+"""One model run for a completion, on the engine's worker: window -> heal -> prompt -> engine
+-> cut -> edit -> rank.
+
+Takes an immutable snapshot and the context chosen for it; knows nothing of LSP, documents
+changing or the scheduler's queue.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+
+from ..config import Settings
+from ..engines.base import Engine, GenerationParams, GenerationStats
+from ..runtime.scheduler import Superseded, Ticket
+from ..text.documents import Snapshot
+from ..text.languages import parser_for
+from ..text.parsed_text import ParsedText
+from .cut import SyntaxCut, without_new_errors
+from .edit import Edit, line_around, make_edit, stop_at_suffix_opener
+from .healing import Healed, heal_word
+from .prompts import ContextFile, build_prompt
+from .result import Candidate, CompletionResult, rank
+from .trigger import decide
+from .window import LineTokenCounter, cursor_window
+
+log = logging.getLogger(__name__)
+
+SAMPLE_TEMPERATURE = 0.8  # alternatives for cycling should differ from the greedy answer
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the prompt shows besides the window around the cursor."""
+
+    files: tuple[ContextFile, ...] = ()  # other files' snippets, shown ahead of the window
+    path: str | None = None  # the document's workspace-relative path
+    repo: str = ""
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    snapshot: Snapshot
+    cursor: int  # code-point offset into snapshot.text
+    settings: Settings
+    multiline: bool  # the trigger allows several lines
+    invoked: bool = False  # the user asked explicitly: rank alternatives too
+    plan: Plan = Plan()
+    label: str = "complete"  # for the log: a request, or a suggestion computed ahead
+
+
+class Generator:
+    """Turns requests into ranked completions with one loaded engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._count_line = LineTokenCounter(engine.count_tokens)
+
+    def generate(self, request: GenerationRequest, ticket: Ticket) -> CompletionResult:
+        start = time.perf_counter()
+        settings, snapshot, plan = request.settings, request.snapshot, request.plan
+        text = snapshot.text
+        files_tokens = sum(self.engine.count_tokens(f.path + f.text) + 2 for f in plan.files)
+        # The prompt and the completion share the engine's context; a budget beyond it is cut.
+        room = self.engine.n_ctx - settings.max_tokens - 16 - files_tokens
+        budget = max(min(settings.context_budget, room), 32)
+        window = cursor_window(
+            text, request.cursor, budget, self._count_line, suffix_share=settings.suffix_share
+        )
+        line_prefix, line_suffix = line_around(text, request.cursor)
+        heal = heal_word(line_prefix, line_suffix)
+        language = snapshot.language
+        prompt = build_prompt(
+            self.engine.template,
+            window.prefix[: len(window.prefix) - len(heal)],
+            window.suffix,
+            files=plan.files,
+            path=plan.path,
+            repo=plan.repo,
+            line_comment=language.line_comment if language else None,
+        )
+        window_ms = (time.perf_counter() - start) * 1000
+        # A document too large to keep a tree for is too large to re-parse per generated token:
+        # its completions are cut by the plain-text rules (line, indentation, brackets).
+        parse = language is not None and snapshot.tree is not None
+        parser = parser_for(language) if parse else None
+        max_lines = settings.max_lines if request.multiline else 1
+        document = ParsedText(text, parser, snapshot.tree) if parser is not None else None
+
+        def edit_for(candidate: str) -> Edit | None:
+            return make_edit(request.cursor, line_prefix, line_suffix, window.suffix, candidate)
+
+        samples = settings.candidates if request.invoked else 1
+        candidates: list[Candidate] = []
+        first_stats = GenerationStats()
+        discarded = discarded_tokens = 0
+        for sample in range(samples):
+            stats = first_stats if sample == 0 else GenerationStats()
+            cut = SyntaxCut(
+                text[: request.cursor],
+                window.suffix,
+                language,
+                parser,
+                prompt.stops,
+                max_lines,
+                document,
+            )
+            healed = Healed(cut, heal)
+            params = GenerationParams(
+                max_tokens=settings.max_tokens,
+                temperature=0.0 if sample == 0 else SAMPLE_TEMPERATURE,
+                seed=sample,
+                heal=heal,
+            )
+            pieces = self.engine.stream(prompt, params, ticket.is_cancelled, stats)
+            try:
+                for piece in pieces:
+                    if healed.feed(piece):
+                        break
+            finally:
+                pieces.close()
+            if stats.stop_reason == "cancelled":
+                raise Superseded(ticket.reason)
+            generated = stop_at_suffix_opener(healed.text, line_suffix)
+            completion = generated
+            if document is not None:
+                completion = without_new_errors(document, generated, edit_for)
+            if sample == 0:
+                discarded = cut.discarded + len(generated) - len(completion)
+                # Generated tokens past what is kept: the stream stops at the cut, so this is
+                # what deciding while streaming still costs (approximate: the kept text is
+                # re-tokenized, which may merge differently than it was generated).
+                kept = self.engine.count_tokens(heal + completion) if completion else 0
+                discarded_tokens = max(stats.generated_tokens - kept, 0)
+            edit = edit_for(completion)
+            if edit is not None and all(c.edit != edit for c in candidates):
+                mean = stats.logprob / max(stats.generated_tokens, 1)
+                candidates.append(Candidate(edit, completion, mean))
+        ranked = rank(candidates)
+        best = ranked[0] if ranked else None
+        engine_ms = (time.perf_counter() - start) * 1000
+        log.info(
+            "%s %s v%d: window %.0fms (%d+%d tok, %d in files), prompt %d tok "
+            "(%d reused, %d run) %.0fms, generate %d tok %.0fms, %d chars cut, "
+            "%d tok thrown away, %s%s",
+            request.label,
+            snapshot.uri,
+            snapshot.version,
+            window_ms,
+            window.prefix_tokens,
+            window.suffix_tokens,
+            files_tokens,
+            first_stats.prompt_tokens,
+            first_stats.reused_tokens,
+            first_stats.evaluated_tokens,
+            first_stats.prompt_ms,
+            first_stats.generated_tokens,
+            first_stats.generate_ms,
+            discarded,
+            discarded_tokens,
+            "no suggestion" if best is None else repr(best.edit.text),
+            f" (+{len(ranked) - 1} alternatives)" if len(ranked) > 1 else "",
+        )
+        return CompletionResult(
+            best.edit if best else None,
+            self.engine.model_name,
+            engine_ms,
+            first_stats,
+            best.text if best else "",
+            tuple(ranked[1:]),
+            discarded,
+        )
+
+
+def complete_once(
+    generator: Generator, snapshot: Snapshot, cursor: int, settings: Settings
+) -> CompletionResult:
+    """A completion at `cursor` with nothing but the document, as the command line gives one."""
+    trigger = decide(snapshot, cursor, invoked=False)
+    if not trigger.complete:
+        return CompletionResult(None, generator.engine.model_name, 0.0, reason=trigger.reason)
+    request = GenerationRequest(snapshot, cursor, settings, trigger.multiline)
+    return generator.generate(request, Ticket())
