@@ -15,6 +15,11 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVER = [sys.executable, "-m", "lsp_server", "--log-level", "debug"]
 
 
+def failing_server(after: int) -> list[str]:
+    """The real server whose engine fails after `after` generated pieces (tests/faulty_server)."""
+    return [sys.executable, "-m", "tests.faulty_server", str(after), "--log-level", "debug"]
+
+
 @pytest.fixture(scope="session")
 def model_path() -> Path:
     """The default model, as `make test` pulled it into the cache."""
@@ -41,9 +46,10 @@ async def lsp_session(
     env: dict[str, str] | None = None,
     init: dict | None = None,
     root: Path = ROOT,
+    server: list[str] = SERVER,
 ) -> AsyncIterator[LanguageClient]:
     """A real `tide-lsp` process driven by pytest-lsp's client with a real editor's capabilities."""
-    config = ClientServerConfig(server_command=[*SERVER, *args], server_env=env)
+    config = ClientServerConfig(server_command=[*server, *args], server_env=env)
     client = await config.start()
     client.tide_statuses = []
 

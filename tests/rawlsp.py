@@ -13,9 +13,14 @@ from tests.conftest import SERVER
 class RawServer:
     """Starts `tide-lsp`, writes raw frames to it and collects every message it sends back."""
 
-    def __init__(self, args: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+        server: list[str] = SERVER,
+    ) -> None:
         self.proc = subprocess.Popen(
-            [*SERVER, *args],
+            [*server, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from lsp_server import models
-from tests.conftest import server_env
+from tests.conftest import failing_server, server_env
 from tests.rawlsp import RawServer
 from tests.unit.hubstub import HubStub
 from tests.unit.modelfiles import model_entry, write_registry, write_tiny_gguf
@@ -206,7 +206,7 @@ def test_corrupt_download_is_refused_and_nothing_is_installed(tmp_path, model_pa
 
 
 def test_engine_failing_mid_generation(model_path):
-    s = RawServer(env=server_env(TIDE_FAULT="engine-raise-after:2"))
+    s = RawServer(server=failing_server(2))
     s.initialize()
     _open(s)
     reply = s.request("f1", INLINE, _inline_params())

@@ -10,7 +10,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from tests.conftest import ROOT, lsp_session, open_doc, server_env
+from tests.conftest import ROOT, failing_server, lsp_session, open_doc
 
 pytestmark = pytest.mark.model
 
@@ -240,9 +240,9 @@ async def test_an_engine_failing_during_the_search_offers_no_edit_and_says_why(
 ):
     uri = "file:///tmp/tide-e2e/failing.py"
     log = tmp_path / "tide.log"
-    env = server_env(TIDE_FAULT="engine-raise-after:2")
     init = {"unlikelySeverity": "off"}
-    async with lsp_session(init=init, env=env, args=("--log-file", str(log))) as client:
+    server = failing_server(2)
+    async with lsp_session(init=init, server=server, args=("--log-file", str(log))) as client:
         open_doc(client, uri, IS_EVEN)
         (action,) = await client.text_document_code_action_async(code_action_params(uri, BUG_LINE))
         resolved = await client.code_action_resolve_async(action)

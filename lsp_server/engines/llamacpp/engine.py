@@ -73,18 +73,6 @@ def _route_native_logs(llama_cpp) -> None:
     llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
 
 
-def fault_after_tokens() -> int | None:
-    """Tokens after which to fail on purpose, from TIDE_FAULT=engine-raise-after:N.
-
-    This is how the end-to-end tests prove that an engine failing mid-generation gives the
-    editor a clear error while the server stays up; it is read on every generation.
-    """
-    spec = os.environ.get("TIDE_FAULT", "")
-    if spec.startswith("engine-raise-after:"):
-        return int(spec.split(":", 1)[1])
-    return None
-
-
 class LlamaCppEngine(Engine):
     name = "llama.cpp"
 
@@ -230,7 +218,6 @@ class LlamaCppEngine(Engine):
             return
         room = room_for(tokens, self.n_ctx)
         sequence = self._aux if params.background else self._main
-        fault_at = fault_after_tokens()
         rng = np.random.default_rng(params.seed)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
@@ -238,8 +225,6 @@ class LlamaCppEngine(Engine):
             return choose(logits, params, rng, self._vocab.mask(rest) if rest else None)
 
         def piece(token: int) -> str:
-            if fault_at is not None and stats.generated_tokens > fault_at:
-                raise EngineError("injected engine fault (TIDE_FAULT)")
             return decoder.decode(self._llm.detokenize([token]))
 
         try:
