@@ -10,6 +10,7 @@ from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
 from ..completion.service import Answer
 from ..errors import DocumentError, TideError
 from ..text.documents import Pos
+from .ranges import lsp_range
 
 if TYPE_CHECKING:
     from .server import TideServer
@@ -40,7 +41,7 @@ async def inline_completion(
     edits = [result.edit, *(c.edit for c in result.alternatives)]
     items = [
         types.InlineCompletionItem(
-            insert_text=edit.text, range=ls.lsp_range(answer.snapshot, edit.start, edit.end)
+            insert_text=edit.text, range=lsp_range(answer.snapshot, edit.start, edit.end)
         )
         for edit in edits
     ]
@@ -63,6 +64,6 @@ async def completion(ls: "TideServer", params: types.CompletionParams) -> types.
         filter_text=edit.text,
         sort_text="0",
         insert_text_format=types.InsertTextFormat.PlainText,
-        text_edit=types.TextEdit(ls.lsp_range(answer.snapshot, edit.start, edit.end), edit.text),
+        text_edit=types.TextEdit(lsp_range(answer.snapshot, edit.start, edit.end), edit.text),
     )
     return types.CompletionList(is_incomplete=True, items=[item])

@@ -17,6 +17,7 @@ from ..fixes.candidates import MAX_FUNCTION_LINES, Fix, FixTarget
 from ..fixes.problems import Problem
 from ..runtime.scheduler import Superseded
 from ..text.documents import Snapshot
+from .ranges import lsp_range
 
 if TYPE_CHECKING:
     from .server import TideServer
@@ -40,7 +41,7 @@ class ContentModified(JsonRpcException):
 
 def to_diagnostic(server: "TideServer", snapshot: Snapshot, problem: Problem) -> types.Diagnostic:
     return types.Diagnostic(
-        range=server.lsp_range(snapshot, problem.start, problem.end),
+        range=lsp_range(snapshot, problem.start, problem.end),
         message=problem.message,
         severity=_SEVERITY.get(problem.severity, types.DiagnosticSeverity.Hint),
         source=SOURCE,
@@ -126,7 +127,7 @@ def _refuse_if_changed(snapshot: Snapshot, version: Any) -> None:
 
 
 def workspace_edit(server: "TideServer", snapshot: Snapshot, fix: Fix) -> types.WorkspaceEdit:
-    edit = types.TextEdit(server.lsp_range(snapshot, fix.start, fix.end), fix.text)
+    edit = types.TextEdit(lsp_range(snapshot, fix.start, fix.end), fix.text)
     document = types.OptionalVersionedTextDocumentIdentifier(snapshot.uri, snapshot.version)
     return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(document, [edit])])
 

@@ -116,10 +116,6 @@ class TideServer(LanguageServer):
         except DocumentError as exc:
             raise JsonRpcInvalidParams(str(exc)) from exc
 
-    def lsp_range(self, snapshot: Snapshot, start: int, end: int) -> types.Range:
-        a, b = snapshot.pos_at(start), snapshot.pos_at(end)
-        return types.Range(types.Position(a.line, a.character), types.Position(b.line, b.character))
-
 
 def create_server(settings: Settings | None = None) -> TideServer:
     server = TideServer(settings or Settings())

@@ -1,0 +1,141 @@
+"""The completion service's orchestration, in process, with a scripted engine."""
+
+import asyncio
+
+import pytest
+
+from lsp_server.completion.service import CompletionService
+from lsp_server.config import Settings
+from lsp_server.context.service import ContextService
+from lsp_server.runtime.scheduler import Scheduler
+from lsp_server.text.documents import Change, DocumentStore, Pos
+from tests.unit.scripted import ScriptedEngine
+
+URI = "file:///w/calc.py"
+TEXT = "def add(x, y):\n    return \n"
+CURSOR = Pos(1, 11)
+
+
+class CountingContext(ContextService):
+    def __init__(self) -> None:
+        super().__init__()
+        self.plans = 0
+
+    def plan_for(self, *args, **kwargs):
+        self.plans += 1
+        return super().plan_for(*args, **kwargs)
+
+
+def service_for(engine: ScriptedEngine, **settings) -> tuple[CompletionService, DocumentStore]:
+    documents = DocumentStore()
+    documents.open(URI, "python", 1, TEXT)
+
+    async def current() -> ScriptedEngine:
+        return engine
+
+    config = Settings(precompute=False, **settings)
+    context = CountingContext()
+    service = CompletionService(documents, Scheduler(), context, current, lambda: config)
+    return service, documents
+
+
+def applied(text: str, start: int, end: int, new: str) -> str:
+    return text[:start] + new + text[end:]
+
+
+async def test_the_answer_carries_the_snapshot_it_was_computed_on() -> None:
+    engine = ScriptedEngine(["x + y"])
+    engine.release.clear()
+    service, documents = service_for(engine)
+    task = asyncio.ensure_future(service.complete(URI, CURSOR))
+    await asyncio.to_thread(engine.started.wait, 10)
+    # The user adds a line above while the model generates.
+    documents.change(URI, 2, [Change("import math\n", Pos(0, 0), Pos(0, 0))])
+    engine.release.set()
+    answer = await task
+    assert answer.snapshot.version == 1
+    edit = answer.result.edit
+    assert applied(answer.snapshot.text, edit.start, edit.end, edit.text) == (
+        "def add(x, y):\n    return x + y\n"
+    )
+    # Positions from the answer's own snapshot: still line 1, not shifted by the new line.
+    assert answer.snapshot.pos_at(edit.start).line == 1
+
+
+async def test_no_context_is_gathered_where_the_trigger_says_no() -> None:
+    engine = ScriptedEngine(["never"])
+    service, documents = service_for(engine)
+    documents.change(URI, 2, [Change("# a note ", Pos(1, 11), Pos(1, 11))])
+    answer = await service.complete(URI, Pos(1, 20))
+    assert answer.result is None and "comment" in answer.reason
+    assert service._context.plans == 0 and engine.prompts == []
+
+
+async def test_typing_through_a_suggestion_needs_no_model_run() -> None:
+    engine = ScriptedEngine(["x + y"])
+    service, documents = service_for(engine)
+    first = await service.complete(URI, CURSOR)
+    assert first.result.text == "x + y"
+    documents.change(URI, 2, [Change("x", CURSOR, CURSOR)])
+    second = await service.complete(URI, Pos(1, 12))
+    assert second.result.text == " + y"
+    assert second.result.stats.stop_reason == "typed-through"
+    assert len(engine.prompts) == 1
+
+
+async def test_completions_switched_off_answer_with_the_reason() -> None:
+    engine = ScriptedEngine(["x"])
+    service, _ = service_for(engine, enable=False)
+    answer = await service.complete(URI, CURSOR)
+    assert answer.result is None and answer.reason == "completions are disabled"
+    assert engine.prompts == []
+
+
+async def test_a_new_engine_forgets_what_the_old_one_suggested() -> None:
+    engines = [ScriptedEngine(["x + y"]), ScriptedEngine(["y * x"])]
+    documents = DocumentStore()
+    documents.open(URI, "python", 1, TEXT)
+
+    async def current() -> ScriptedEngine:
+        return engines[0]
+
+    settings = Settings(precompute=False)
+    service = CompletionService(documents, Scheduler(), ContextService(), current, lambda: settings)
+    await service.complete(URI, CURSOR)
+    engines.pop(0)
+    documents.change(URI, 2, [Change("x", CURSOR, CURSOR)])
+    answer = await service.complete(URI, Pos(1, 12))
+    assert answer.result.stats.stop_reason != "typed-through"
+    assert len(engines[0].prompts) == 1
+
+
+@pytest.mark.parametrize("invoked", [False, True])
+async def test_an_unknown_document_is_a_document_error(invoked: bool) -> None:
+    from lsp_server.errors import DocumentError
+
+    service, _ = service_for(ScriptedEngine([]))
+    with pytest.raises(DocumentError):
+        await service.complete("file:///w/missing.py", CURSOR, invoked)
+
+
+async def test_the_inline_handler_converts_with_the_answers_snapshot() -> None:
+    from types import SimpleNamespace
+
+    from lsprotocol import types
+
+    from lsp_server.lsp.completions import inline_completion
+
+    engine = ScriptedEngine(["x + y"])
+    service, documents = service_for(engine)
+    answered = []
+    ls = SimpleNamespace(completions=service, answered=answered.append)
+    params = types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(URI),
+        position=types.Position(1, 11),
+        context=types.InlineCompletionContext(types.InlineCompletionTriggerKind.Automatic),
+    )
+    listed = await inline_completion(ls, params)
+    (item,) = listed.items
+    assert item.insert_text == "x + y"
+    assert item.range == types.Range(types.Position(1, 11), types.Position(1, 11))
+    assert len(answered) == 1
