@@ -10,13 +10,13 @@ from pathlib import Path
 from . import __version__, models
 from .completion.generate import Generator, complete_once
 from .completion.trigger import skip_reason
-from .config import DEFAULTS, LOG_LEVELS, Settings, apply_settings
+from .config import LOG_LEVELS, Settings, apply_settings
 from .engines.choice import ENGINES
 from .engines.loading import load_engine, locate_model
 from .errors import TideError
 from .text.documents import DocumentStore, Pos
 from .text.languages import language_for
-from .tuning.train import TrainSettings
+from .tuning.command import add_tune_arguments, run_tune
 
 
 def _configure_logging(level: str, log_file: str | None) -> None:
@@ -194,41 +194,6 @@ def _print_progress(message: str, done: int, total: int | None) -> None:
         print(file=sys.stderr)
 
 
-def _tune(args: argparse.Namespace) -> int:
-    from .tuning.examples import ExampleSettings
-    from .tuning.train import ATTENTION_MODULES, MLP_MODULES, LoraSettings
-    from .tuning.tune import TuneRequest, tune
-
-    modules = ATTENTION_MODULES + (MLP_MODULES if args.mlp else ())
-    alpha = args.alpha if args.alpha is not None else 2.0 * args.rank
-    lora = LoraSettings(rank=args.rank, alpha=alpha, target_modules=modules)
-    train = TrainSettings(
-        lora=lora,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        context_weight=args.context_weight,
-        seed=args.seed,
-        time_budget_s=args.time_budget,
-        checkpoint_every=args.checkpoint_every,
-    )
-    request = TuneRequest(
-        workspace=Path(args.workspace),
-        model=getattr(args, "model", None),
-        model_dir=args.model_dir,
-        train=train,
-        examples=ExampleSettings(
-            seed=args.seed,
-            context_budget=args.context_budget,
-            cross_file_budget=args.cross_file_budget,
-        ),
-        held_out_share=args.holdout,
-        out=Path(args.out) if args.out else None,
-    )
-    tune(request, progress=_print_progress)
-    return 0
-
-
 def _models(args: argparse.Namespace) -> int:
     cache = models.cache_dir(args.model_dir)
     if args.models_command == "list":
@@ -316,65 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
         "tune", help="train a LoRA adapter on a workspace's code (needs the tune extra)"
     )
     common(tune, argparse.SUPPRESS)
-    tune.add_argument("workspace", help="the folder whose code the adapter learns")
-    tune.add_argument("--steps", type=int, default=200, help="optimizer steps in all (default 200)")
-    tune.add_argument("--rank", type=int, default=8, help="LoRA rank (default 8)")
-    tune.add_argument("--alpha", type=float, help="LoRA alpha (default: twice the rank)")
-    tune.add_argument(
-        "--mlp", action="store_true", help="adapt the MLP projections too, not only attention"
-    )
-    tune.add_argument("--batch-size", type=int, default=4, help="examples per step (default 4)")
-    tune.add_argument(
-        "--learning-rate",
-        type=float,
-        default=TrainSettings.learning_rate,
-        metavar="RATE",
-        help=f"AdamW's, after a short warm-up (default {TrainSettings.learning_rate})",
-    )
-    tune.add_argument(
-        "--context-weight",
-        type=float,
-        default=TrainSettings.context_weight,
-        metavar="W",
-        help="weight of the loss on the prompt's code beside the middle's "
-        f"(default {TrainSettings.context_weight})",
-    )
-    tune.add_argument(
-        "--out", metavar="ADAPTER", help="the GGUF file to write (default: in the adapter store)"
-    )
-    tune.add_argument(
-        "--time-budget",
-        type=float,
-        metavar="SECONDS",
-        help="stop training after about this long (the model load not counted); run again to go on",
-    )
-    tune.add_argument(
-        "--checkpoint-every", type=int, default=25, metavar="N", help="steps between checkpoints"
-    )
-    tune.add_argument("--seed", type=int, default=0, help="for examples and initial weights")
-    tune.add_argument(
-        "--context-budget",
-        type=int,
-        default=DEFAULTS.context_budget,
-        metavar="TOKENS",
-        help=f"prefix + suffix tokens per example (default {DEFAULTS.context_budget})",
-    )
-    tune.add_argument(
-        "--cross-file-budget",
-        type=int,
-        default=DEFAULTS.cross_file_budget,
-        metavar="TOKENS",
-        help="tokens of other files' code per example, as completions show it "
-        f"(default {DEFAULTS.cross_file_budget}; 0 for none)",
-    )
-    tune.add_argument(
-        "--holdout",
-        type=float,
-        default=0.1,
-        metavar="SHARE",
-        help="share of files kept out of training to measure the adapter on (default 0.1)",
-    )
-    tune.add_argument("--model-dir", help="model cache directory (adapters are kept there too)")
+    add_tune_arguments(tune)
     models_parser = sub.add_parser("models", help="list, pull or locate models")
     models_parser.add_argument("--model-dir", help="model cache directory")
     models_sub = models_parser.add_subparsers(dest="models_command", required=True)
@@ -388,7 +295,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging(getattr(args, "log_level", None) or "info", getattr(args, "log_file", None))
-    handlers = {"complete": _complete, "fix": _fix, "tune": _tune, "models": _models}
+    handlers = {
+        "complete": _complete,
+        "fix": _fix,
+        "tune": lambda a: run_tune(a, _print_progress),
+        "models": _models,
+    }
     try:
         return handlers.get(args.command, _serve)(args)
     except TideError as exc:
