@@ -52,10 +52,15 @@ async def lsp_session(
     config = ClientServerConfig(server_command=[*server, *args], server_env=env)
     client = await config.start()
     client.tide_statuses = []
+    client.tide_generations = []
 
     @client.feature("tide/status")
     def on_status(params) -> None:
         client.tide_statuses.append(params)
+
+    @client.feature("tide/generation")
+    def on_generation(params) -> None:
+        client.tide_generations.append(params)
 
     try:
         client.init_result = await client.initialize_session(

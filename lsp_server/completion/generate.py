@@ -18,14 +18,17 @@ from ..text.parsed_text import ParsedText
 from .cut import SyntaxCut, without_new_errors
 from .edit import Edit, line_around, make_edit, stop_at_suffix_opener
 from .healing import Healed, heal_word
-from .prompts import ContextFile, build_prompt
+from .prompts import ContextFile, Prompt, build_prompt
 from .result import Candidate, CompletionResult, rank
 from .trigger import decide
-from .window import LineTokenCounter, cursor_window
+from .window import LineTokenCounter, Window, cursor_window, held_window
 
 log = logging.getLogger(__name__)
 
 SAMPLE_TEMPERATURE = 0.8  # alternatives for cycling should differ from the greedy answer
+# How far past its budget a held window's prefix may grow before its start moves: half the
+# budget is a dozen lines typed in one place, and a prompt still far inside the context.
+HELD_SLACK = 0.5
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,21 @@ class GenerationRequest:
     invoked: bool = False  # the user asked explicitly: rank alternatives too
     plan: Plan = Plan()
     label: str = "complete"  # for the log: a request, or a suggestion computed ahead
+    # The window's first offset, held from an earlier request while the user types in one
+    # place; None, or a start the window has outgrown, chooses a fresh one.
+    start: int | None = None
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The prompt for a request and the window it shows."""
+
+    window: Window
+    prompt: Prompt
+    heal: str
+    files_tokens: int
+    line_prefix: str
+    line_suffix: str
 
 
 class Generator:
@@ -55,15 +73,23 @@ class Generator:
         self.engine = engine
         self._count_line = LineTokenCounter(engine.count_tokens)
 
-    def generate(self, request: GenerationRequest, ticket: Ticket) -> CompletionResult:
-        start = time.perf_counter()
+    def layout(self, request: GenerationRequest) -> Layout:
+        """The window and the prompt for `request`: on its held start while that still fits."""
         settings, snapshot, plan = request.settings, request.snapshot, request.plan
         text = snapshot.text
         files_tokens = sum(self.engine.count_tokens(f.path + f.text) + 2 for f in plan.files)
         # The prompt and the completion share the engine's context; a budget beyond it is cut.
         room = self.engine.n_ctx - settings.max_tokens - 16 - files_tokens
         budget = max(min(settings.context_budget, room), 32)
-        window = cursor_window(
+        held = None
+        if request.start is not None:
+            # The slack a held start may grow by, within what the engine's context has room for.
+            slack = max(min(HELD_SLACK, room / budget - 1), 0.0)
+            held = held_window(
+                text, request.start, request.cursor, budget, self._count_line,
+                settings.suffix_share, slack,
+            )  # fmt: skip
+        window = held or cursor_window(
             text, request.cursor, budget, self._count_line, suffix_share=settings.suffix_share
         )
         line_prefix, line_suffix = line_around(text, request.cursor)
@@ -78,6 +104,22 @@ class Generator:
             repo=plan.repo,
             line_comment=language.line_comment if language else None,
         )
+        return Layout(window, prompt, heal, files_tokens, line_prefix, line_suffix)
+
+    def prepare(self, request: GenerationRequest, ticket: Ticket) -> Layout | None:
+        """Have the engine evaluate `request`'s prompt ahead of time; its layout once done."""
+        layout = self.layout(request)
+        return layout if self.engine.prepare(layout.prompt, ticket.is_cancelled) else None
+
+    def generate(self, request: GenerationRequest, ticket: Ticket) -> CompletionResult:
+        start = time.perf_counter()
+        settings, snapshot = request.settings, request.snapshot
+        text = snapshot.text
+        layout = self.layout(request)
+        window, prompt, heal = layout.window, layout.prompt, layout.heal
+        line_prefix, line_suffix = layout.line_prefix, layout.line_suffix
+        files_tokens = layout.files_tokens
+        language = snapshot.language
         window_ms = (time.perf_counter() - start) * 1000
         # A document too large to keep a tree for is too large to re-parse per generated token:
         # its completions are cut by the plain-text rules (line, indentation, brackets).
@@ -168,6 +210,7 @@ class Generator:
             best.text if best else "",
             tuple(ranked[1:]),
             discarded,
+            window_start=window.start,
         )
 
 

@@ -23,6 +23,7 @@ class CompletionResult:
     alternatives: tuple[Candidate, ...] = ()  # further ranked candidates, for cycling
     discarded: int = 0  # characters generated and thrown away by the cut
     reason: str = ""  # why there is no suggestion, when there is none
+    window_start: int = 0  # the window's first offset, which the live loop holds
 
 
 def rank(candidates: list[Candidate]) -> list[Candidate]:

@@ -5,6 +5,7 @@ The answer carries the snapshot it was computed on, so the editor's ranges are c
 the very text the edit was made for, whatever was typed meanwhile.
 """
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -18,12 +19,17 @@ from ..runtime.inflight import InFlight
 from ..runtime.scheduler import Scheduler, Superseded, Ticket
 from ..text.documents import DocumentStore, Pos, Snapshot, snapshot_with_text
 from .edit import Edit, line_around, make_edit
-from .generate import GenerationRequest, Generator
+from .generate import GenerationRequest, Generator, Plan
+from .head import Head, HeadPolicy, fingerprint, line_of
 from .result import CompletionResult
 from .trigger import Trigger, decide, skip_reason
 from .type_through import AFTER_CHARS, TypeThroughCache
 
 log = logging.getLogger(__name__)
+
+# Prompt tokens a keystroke adds: more evaluated under a held head means the text after the
+# cursor changed (the cursor moved), which the report names.
+TYPED_TOKENS = 16
 
 
 @dataclass(frozen=True)
@@ -74,10 +80,13 @@ class CompletionService:
         self._inflight = InFlight()
         self._idle = IdleWork(scheduler)
         self.type_through = TypeThroughCache()
+        self._heads = HeadPolicy()
+        self._loop: asyncio.AbstractEventLoop | None = None  # where reports are delivered
         self._generator: Generator | None = None
 
     async def complete(self, uri: str, position: Pos, invoked: bool = False) -> Answer:
         started = time.perf_counter()
+        self._loop = asyncio.get_running_loop()
         self._idle.cancel()  # a request means the user is not pausing
         snapshot = self._documents.get(uri)
         cursor = snapshot.offset_at(position)
@@ -94,7 +103,7 @@ class CompletionService:
         generator = await self._generator_now()
         through = self._typed_through(generator, snapshot, cursor, invoked)
         if through is not None:
-            self._compute_ahead(generator, snapshot, through, settings)
+            self._compute_ahead(generator, snapshot, cursor, through, settings)
             return answer(through)
         trigger = decide(snapshot, cursor, invoked)
         if not trigger.complete:
@@ -104,7 +113,7 @@ class CompletionService:
             log.debug("waited for the generation in flight for %s", uri)
             through = self._typed_through(generator, snapshot, cursor, invoked)
             if through is not None:
-                self._compute_ahead(generator, snapshot, through, settings)
+                self._compute_ahead(generator, snapshot, cursor, through, settings)
                 return answer(through)
         buffers = self._documents.texts()
 
@@ -117,7 +126,7 @@ class CompletionService:
         except Superseded as exc:
             log.info("completion for %s dropped: %s", uri, exc)
             return answer(None, f"dropped: {exc}")
-        self._compute_ahead(generator, snapshot, result, settings)
+        self._compute_ahead(generator, snapshot, cursor, result, settings)
         return answer(result)
 
     async def _generator_now(self) -> Generator:
@@ -126,6 +135,7 @@ class CompletionService:
             # A new engine serves: what the last one suggested or counted no longer holds.
             self._generator = Generator(engine)
             self.type_through.clear()
+            self._heads.clear()
         return self._generator
 
     def _generate(
@@ -139,21 +149,95 @@ class CompletionService:
         ticket: Ticket,
         kind: str = "request",
     ) -> CompletionResult:
-        """Context and generation, on the worker: the engine counts the context's tokens."""
+        """Context and generation, on the worker: the engine counts the context's tokens.
+
+        The prompt head held for this place is used as it is; only on arriving somewhere is
+        the context gathered afresh (and a better one is prepared in the next pause).
+        """
         settings = self._settings()
-        plan = self._context.plan_for(
-            snapshot, cursor, buffers, settings.cross_file_budget, generator.engine.count_tokens
-        )
+        head, cause = self._heads.held(snapshot, cursor)
+        if head is not None:
+            plan, start = head.plan, head.start
+        else:
+            plan, start = self._plan(generator, snapshot, cursor, buffers), None
         label = "complete" if kind == "request" else "ahead of accept,"
         request = GenerationRequest(
-            snapshot, cursor, settings, trigger.multiline, invoked, plan, label
+            snapshot, cursor, settings, trigger.multiline, invoked, plan, label, start
         )
         result = generator.generate(request, ticket)
         if kind == "request":
             shown = result.text if result.edit is not None else ""
             self.type_through.remember(snapshot.uri, snapshot.text, cursor, shown)
-        self._report(GenerationReport(snapshot.uri, snapshot.version, kind, result.stats))
+            moved = head is not None and result.window_start != head.start
+            if moved:
+                cause = "window"
+            elif cause == "typing" and result.stats.evaluated_tokens > TYPED_TOKENS:
+                cause = "cursor"  # the head held: only the text after the cursor changed
+            kept = head is not None and not moved
+            self._heads.hold(
+                Head(
+                    snapshot.uri,
+                    plan,
+                    result.window_start,
+                    head.fingerprint
+                    if kept
+                    else fingerprint(snapshot.text, result.window_start, cursor),
+                    line_of(snapshot.text, cursor),
+                )
+            )
+        else:
+            cause = kind
+        report = GenerationReport(snapshot.uri, snapshot.version, kind, result.stats, cause)
+        if self._loop is not None:
+            # Runs on the worker; the report goes out from the event loop.
+            self._loop.call_soon_threadsafe(self._report, report)
         return result
+
+    def _plan(
+        self,
+        generator: Generator,
+        snapshot: Snapshot,
+        cursor: int,
+        buffers: tuple[tuple[str, str], ...],
+    ) -> Plan:
+        budget = self._settings().cross_file_budget
+        return self._context.plan_for(
+            snapshot, cursor, buffers, budget, generator.engine.count_tokens
+        )
+
+    def _prepare_head(
+        self,
+        generator: Generator,
+        snapshot: Snapshot,
+        cursor: int,
+        buffers: tuple[tuple[str, str], ...],
+        ticket: Ticket,
+    ) -> bool:
+        """In a pause: the context and window the place would get afresh, evaluated by the
+        engine and offered for the next request if they differ from the held ones."""
+        head = self._heads.current(snapshot.uri)
+        if head is None:
+            return False
+        plan = self._plan(generator, snapshot, cursor, buffers)
+        request = GenerationRequest(snapshot, cursor, self._settings(), False, plan=plan)
+        fresh = generator.layout(request)
+        if plan == head.plan and fresh.window.start == head.start:
+            return False
+        if generator.prepare(request, ticket) is None:
+            return False
+        start = fresh.window.start
+        self._heads.offer(
+            snapshot.uri,
+            Head(
+                snapshot.uri,
+                plan,
+                start,
+                fingerprint(snapshot.text, start, cursor),
+                line_of(snapshot.text, cursor),
+            ),
+        )
+        log.debug("prepared a new prompt head for %s v%d", snapshot.uri, snapshot.version)
+        return True
 
     def _typed_through(
         self, generator: Generator, snapshot: Snapshot, cursor: int, invoked: bool
@@ -174,10 +258,16 @@ class CompletionService:
         return CompletionResult(edit, generator.engine.model_name, engine_ms, stats, rest)
 
     def _compute_ahead(
-        self, generator: Generator, before: Snapshot, shown: CompletionResult, settings: Settings
+        self,
+        generator: Generator,
+        before: Snapshot,
+        cursor: int,
+        shown: CompletionResult,
+        settings: Settings,
     ) -> None:
         """Queue what makes the next request cheap, for when the user pauses: the suggestion
-        that follows accepting `shown`, and (with moveKv) exact KV cells for moved ones."""
+        that follows accepting `shown`, (with moveKv) exact KV cells for moved ones, and a
+        better prompt head for this place, evaluated before any request uses it."""
         ahead = (
             settings.precompute and shown.edit is not None and not self._has_ahead(before, shown)
         )
@@ -227,6 +317,7 @@ class CompletionService:
 
     def forget(self, uri: str) -> None:
         self.type_through.forget(uri)
+        self._heads.forget(uri)
 
     def cancel(self) -> None:
         self._idle.cancel()

@@ -95,6 +95,61 @@ def lines_span(text: str, cursor: int, before: int, after: int) -> tuple[int, in
     return start + 1, end
 
 
+def _suffix(
+    after: list[str], suffix_budget: int, count_line: Callable[[str], int]
+) -> tuple[str, int]:
+    """The lines after the cursor that fit `suffix_budget` tokens, and their count."""
+    suffix_lines: list[str] = []
+    suffix_tokens = 0
+    for line in after:
+        too_long = len(line) > suffix_budget * _MAX_CHARS_PER_TOKEN
+        n = suffix_budget + 1 if too_long else count_line(line)
+        if suffix_tokens + n > suffix_budget:
+            if not suffix_lines:
+                head = _head_within(line, suffix_budget, count_line)
+                suffix_lines.append(head)
+                suffix_tokens += count_line(head) if head else 0
+            break
+        suffix_lines.append(line)
+        suffix_tokens += n
+    return "".join(suffix_lines), suffix_tokens
+
+
+def held_window(
+    text: str,
+    start: int,
+    cursor: int,
+    budget: int,
+    count_line: Callable[[str], int],
+    suffix_share: float = 0.2,
+    slack: float = 0.5,
+    reach: int = 200_000,
+) -> Window | None:
+    """The window whose prefix starts at `start`, an earlier window's start, while it fits
+    `budget` plus `slack` of it; None once it does not, and the start must move.
+
+    Holding the start while the user types keeps the prompt ahead of the cursor unchanged, so
+    the engine re-evaluates only what was typed; the slack lets a few lines be typed before
+    the start has to move, which is then by whole aligned lines, as `cursor_window` chooses.
+    """
+    if not 0 <= start <= cursor or cursor - start > reach:
+        return None
+    hi = min(len(text), cursor + reach)
+    suffix, suffix_tokens = _suffix(
+        _split_keepends(text[cursor:hi]), int(budget * suffix_share), count_line
+    )
+    limit = int(budget * (1 + slack)) - suffix_tokens
+    prefix = text[start:cursor]
+    prefix_tokens = 0
+    for line in _split_keepends(prefix):
+        if len(line) > limit * _MAX_CHARS_PER_TOKEN:
+            return None
+        prefix_tokens += count_line(line)
+        if prefix_tokens > limit:
+            return None
+    return Window(prefix, suffix, start, cursor + len(suffix), prefix_tokens, suffix_tokens)
+
+
 def cursor_window(
     text: str,
     cursor: int,
@@ -116,20 +171,7 @@ def cursor_window(
     after = _split_keepends(text[cursor:hi])
     cursor_head = before.pop() if before and not before[-1].endswith(("\n", "\r")) else ""
 
-    suffix_budget = int(budget * suffix_share)
-    suffix_lines: list[str] = []
-    suffix_tokens = 0
-    for line in after:
-        too_long = len(line) > suffix_budget * _MAX_CHARS_PER_TOKEN
-        n = suffix_budget + 1 if too_long else count_line(line)
-        if suffix_tokens + n > suffix_budget:
-            if not suffix_lines:
-                head = _head_within(line, suffix_budget, count_line)
-                suffix_lines.append(head)
-                suffix_tokens += count_line(head) if head else 0
-            break
-        suffix_lines.append(line)
-        suffix_tokens += n
+    suffix, suffix_tokens = _suffix(after, int(budget * suffix_share), count_line)
 
     prefix_budget = budget - suffix_tokens
     # Counting is bounded by characters first: no line needs more characters than this to
@@ -164,7 +206,6 @@ def cursor_window(
         first = 1  # the line at the reach boundary may be partial
     prefix_lines = before[first:]
     prefix = "".join(prefix_lines) + cursor_head
-    suffix = "".join(suffix_lines)
     return Window(
         prefix=prefix,
         suffix=suffix,

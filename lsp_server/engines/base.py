@@ -85,6 +85,12 @@ class Engine(ABC):
     def chat_prompt(self, system: str, user: str) -> Prompt | None:
         """A prompt in the model's own chat format, or None when the model has none."""
 
+    def prepare(self, prompt: Prompt, cancelled: Callable[[], bool]) -> bool:
+        """Evaluate `prompt` in idle time, keeping what the cache held before restorable, so
+        that a later `stream` of a prompt that begins with it starts at once; whether it was
+        evaluated whole (False also when the engine keeps no cache to prepare)."""
+        return False
+
     def refresh(self, cancelled: Callable[[], bool]) -> int:
         """Recompute, in idle time, KV entries a previous prompt reused approximately; how
         many tokens that evaluated (0 when there was nothing to do or it was cancelled)."""

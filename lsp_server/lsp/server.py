@@ -91,7 +91,7 @@ class TideServer(LanguageServer):
         self.status.resend()
 
     def report_generation(self, report: GenerationReport) -> None:
-        """Called on the engine's worker; the notification is sent from the event loop."""
+        """One model run, as a `tide/generation` notification, when the client asked for them."""
         if not self.settings.report_generations:
             return
         stats = report.stats
@@ -108,7 +108,7 @@ class TideServer(LanguageServer):
             "stopReason": stats.stop_reason,
             "cause": report.cause,
         }
-        self.loop.call_soon_threadsafe(self.protocol.notify, GENERATION_NOTIFICATION, payload)
+        self.protocol.notify(GENERATION_NOTIFICATION, payload)
 
     def snapshot(self, uri: str) -> Snapshot:
         try:

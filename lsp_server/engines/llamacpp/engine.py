@@ -302,6 +302,15 @@ class LlamaCppEngine(Engine):
             lambda messages: formatter(messages=messages).prompt, system, user, self.template
         )
 
+    def prepare(self, prompt: Prompt, cancelled: Callable[[], bool]) -> bool:
+        tokens = self.prompt_tokens(prompt)
+        if not tokens or len(tokens) >= self.n_ctx:
+            return False
+        stats = GenerationStats()
+        done = self._main.prepare(tokens, cancelled, stats)
+        log.debug("prepared %d prompt tokens (%d evaluated)", len(tokens), stats.evaluated_tokens)
+        return done
+
     def refresh(self, cancelled: Callable[[], bool]) -> int:
         try:
             evaluated = self._main.refresh(cancelled)

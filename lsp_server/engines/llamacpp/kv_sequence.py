@@ -234,6 +234,16 @@ class KvSequence:
             except Aborted:
                 return None
 
+    def prepare(
+        self, tokens: list[int], cancelled: Callable[[], bool], stats: GenerationStats
+    ) -> bool:
+        """Evaluate `tokens` for a later request, after saving the prompt held now: a request
+        that still wants the old prompt gets it back by a restore, not a re-evaluation, and a
+        preparation cut short by a keystroke is saved in turn and goes on where it stopped."""
+        if self.common_prefix(tokens) < len(tokens) - 1 and self._keep_states:
+            self._save()
+        return self.prefill(tokens, cancelled, stats) is not None
+
     def refresh(self, cancelled: Callable[[], bool]) -> int:
         """Recompute the last prompt's moved cells exactly; how many tokens were evaluated.
 

@@ -1,0 +1,102 @@
+"""The prompt head: what the prompt shows ahead of the text being typed, held still while the
+user types in one place.
+
+Everything ahead of the cursor in a suffix-first prompt (other files' snippets, the suffix, the
+window's first line) is KV cache the next keystroke reuses, as long as it does not change. So
+it is chosen on arriving at a place and kept while the user types there; a better one (new
+names typed, the window's start due to move) is prepared while the user pauses and taken only
+once the engine has evaluated it. A keystroke never waits for a context change.
+"""
+
+import threading
+from dataclasses import dataclass
+
+from ..text.documents import Snapshot
+from .generate import Plan
+
+# Lines the cursor may move from the last request's line and still be in the same place: the
+# lines a suggestion spans, or an Enter or two; a larger jump is an arrival somewhere else.
+NEAR_LINES = 8
+
+
+@dataclass(frozen=True)
+class Head:
+    """One document's held head: its context plan and the window's start."""
+
+    uri: str
+    plan: Plan
+    start: int  # the window's first offset
+    # The text from `start` to the line the user arrived on: the head holds while it is
+    # unchanged, which typing below it never changes.
+    fingerprint: str
+    line: int  # the cursor's line at the last request
+    # A better head, evaluated by the engine while the user paused, for the next request.
+    prepared: "Head | None" = None
+
+
+def line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset)
+
+
+def fingerprint(text: str, start: int, cursor: int) -> str:
+    """The text the held head depends on: from its start to the cursor line's beginning."""
+    return text[start : text.rfind("\n", 0, cursor) + 1] if start <= cursor else ""
+
+
+class HeadPolicy:
+    """Per document, the head to keep; read and written on the engine's worker, forgotten
+    from the event loop."""
+
+    def __init__(self) -> None:
+        self._heads: dict[str, Head] = {}
+        self._last_uri: str | None = None
+        self._lock = threading.Lock()
+
+    def held(self, snapshot: Snapshot, cursor: int) -> tuple[Head | None, str]:
+        """The head to build this request's prompt on, and why anything ahead of the typed
+        text may have to be evaluated: "typing" (the held head), "context" or "window" (a
+        prepared one taken), "arrival" (none held for this place), "file" (another document)."""
+        with self._lock:
+            head = self._heads.get(snapshot.uri)
+            other_file = self._last_uri is not None and self._last_uri != snapshot.uri
+            self._last_uri = snapshot.uri
+        if head is None or not _still_holds(head, snapshot.text, cursor):
+            return None, "file" if other_file else "arrival"
+        prepared = head.prepared
+        if prepared is not None and _still_holds(prepared, snapshot.text, cursor):
+            cause = "context" if prepared.plan != head.plan else "window"
+            return prepared, cause
+        return head, "file" if other_file else "typing"
+
+    def hold(self, head: Head) -> None:
+        with self._lock:
+            self._heads[head.uri] = head
+
+    def offer(self, uri: str, prepared: Head) -> None:
+        """A better head the engine has evaluated, for the next request in the same place."""
+        with self._lock:
+            head = self._heads.get(uri)
+            if head is not None:
+                self._heads[uri] = Head(
+                    head.uri, head.plan, head.start, head.fingerprint, head.line, prepared
+                )
+
+    def current(self, uri: str) -> Head | None:
+        with self._lock:
+            return self._heads.get(uri)
+
+    def forget(self, uri: str) -> None:
+        with self._lock:
+            self._heads.pop(uri, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._heads.clear()
+
+
+def _still_holds(head: Head, text: str, cursor: int) -> bool:
+    if cursor < head.start + len(head.fingerprint):
+        return False
+    if abs(line_of(text, cursor) - head.line) > NEAR_LINES:
+        return False
+    return text[head.start : head.start + len(head.fingerprint)] == head.fingerprint

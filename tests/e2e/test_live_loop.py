@@ -1,0 +1,89 @@
+"""The live loop through the real server and model: the prompt head holds while the user types,
+and an answer's range is for the version it was computed on."""
+
+import asyncio
+
+import pytest
+from lsprotocol import types
+
+from tests.conftest import lsp_session, open_doc
+from tests.e2e.test_quality import BODY
+
+pytestmark = pytest.mark.model
+
+SHAPES = '''"""Shapes and their measures."""
+
+import math
+
+
+def area_of_circle(radius: float) -> float:
+    return math.pi * radius * radius
+
+
+def perimeter_of_square(side: float) -> float:
+    return 4 * side
+'''
+MAIN = "from shapes import area_of_circle, perimeter_of_square\n\n\ndef report(r, s):\n    \n"
+TYPED = "total = area_of_circle(r) + perimeter_of_square(s)"
+
+
+def inline(uri: str, line: int, character: int) -> types.InlineCompletionParams:
+    return types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri),
+        position=types.Position(line, character),
+        context=types.InlineCompletionContext(types.InlineCompletionTriggerKind.Automatic),
+    )
+
+
+def key(uri: str, version: int, line: int, character: int, text: str):
+    at = types.Position(line, character)
+    return types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+        content_changes=[types.TextDocumentContentChangePartial(types.Range(at, at), text)],
+    )
+
+
+async def test_typing_new_names_keeps_the_prompt_head(model_path, tmp_path):
+    (tmp_path / "shapes.py").write_text(SHAPES)
+    (tmp_path / "main.py").write_text(MAIN)
+    uri = (tmp_path / "main.py").as_uri()
+    init = {"reportGenerations": True, "precompute": False}
+    async with lsp_session(init=init, root=tmp_path) as client:
+        open_doc(client, uri, MAIN)
+        await client.text_document_inline_completion_async(inline(uri, 4, 4))
+        for i, char in enumerate(TYPED):
+            client.text_document_did_change(key(uri, i + 2, 4, 4 + i, char))
+            await client.text_document_inline_completion_async(inline(uri, 4, 5 + i))
+        await asyncio.sleep(0.2)  # the last notification is sent just after its answer
+        runs = [g for g in client.tide_generations if g.kind == "request"]
+    assert runs[0].cause == "arrival"
+    # The names typed make other snippets of shapes.py relevant: they wait for a pause, and
+    # every model run while typing re-evaluates only what was typed.
+    typing = runs[1:]
+    assert typing, "every key was typed through: the test typed nothing the model ran on"
+    assert all(run.cause == "typing" for run in typing), typing
+    assert all(run.evaluatedTokens <= 16 for run in typing), typing
+    assert all(run.reusedTokens >= run.promptTokens - 16 for run in typing), typing
+
+
+async def test_an_edit_during_a_generation_gets_the_range_of_the_version_it_answers(
+    model_path, tmp_path
+):
+    (tmp_path / "main.py").write_text(MAIN)
+    uri = (tmp_path / "main.py").as_uri()
+    async with lsp_session(init={"precompute": False}, root=tmp_path) as client:
+        open_doc(client, uri, BODY)
+        await client.text_document_inline_completion_async(inline(uri, 0, 0))  # the model loads
+        # A function body: a generation of several lines, still running when the edit comes.
+        pending = asyncio.ensure_future(
+            client.text_document_inline_completion_async(inline(uri, 2, 4))
+        )
+        await asyncio.sleep(0.5)
+        # A line added at the top while the model generates: version 2.
+        client.text_document_did_change(key(uri, 2, 0, 0, "import os\n"))
+        answer = await pending
+    assert answer.items
+    # Computed on version 1: the suggestion goes on line 2 there, where the cursor was, and
+    # the answer's own text is for that version (it does not name the added import).
+    for item in answer.items:
+        assert item.range.start.line == 2
