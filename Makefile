@@ -4,13 +4,11 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tide
-LLAMA_VERSION := 0.3.36
-# GGML_NATIVE=ON dies with SIGILL on these VMs (their CPUs report AMX/AVX-512 the VM does not
-# fully allow); the portable AVX2 build runs everywhere we have measured. See BENCHMARKS.md.
-LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
-LLAMA_WHEELS := $(CACHE)/wheels/llama-cpp-python-$(LLAMA_VERSION)-native-off
+# Builds llama-cpp-python for this CPU's instruction sets, cached per build, never with AMX or
+# GGML_NATIVE, and keeps a build only once it has run the model (see its docstring).
+BUILD_LLAMA := $(BIN)/python tools/build_llama.py
 STAMP := $(VENV)/.tide-installed
+ENGINE_STAMP := $(VENV)/.tide-engine-probed
 EXTRAS_STAMP := $(VENV)/.tide-extras-installed
 # The CPU build, found on disk here; the exact local version means a machine without it fails
 # to resolve instead of pulling the multi-GB CUDA build from PyPI.
@@ -22,32 +20,32 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-# Compiling llama.cpp takes ~5-12 minutes on two cores, so the wheel is built once per machine
-# and reused by every checkout and CI run. --no-cache-dir: pip's own wheel cache ignores
-# CMAKE_ARGS and would hand back a build made with other flags.
-$(LLAMA_WHEELS)/.built: | $(BIN)/python
-	mkdir -p $(LLAMA_WHEELS)
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
-		$(BIN)/pip wheel --no-cache-dir --no-deps -w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION)
+# Compiling llama.cpp takes ~5-12 minutes on two cores, so each build's wheel is made once per
+# machine (under ~/.cache/tide/wheels) and reused by every checkout and CI run.
+$(STAMP): pyproject.toml tools/build_llama.py | $(BIN)/python
+	$(BUILD_LLAMA) install
+	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-$(STAMP): pyproject.toml $(LLAMA_WHEELS)/.built | $(BIN)/python
-	$(BIN)/pip install -q $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
-	$(BIN)/pip install -q -e '.[dev]'
+# The build is proven on the default model once per venv; one that dies there (SIGILL on an
+# instruction the VM does not allow) is replaced by the portable AVX2 build.
+$(ENGINE_STAMP): $(STAMP)
+	$(BIN)/tide-lsp models pull
+	$(BUILD_LLAMA) probe --model "$$($(BIN)/tide-lsp models path)"
 	touch $@
 
 install: $(STAMP)
 
 # The other engines (transformers, ctransformers, an HTTP server) and tuning (peft) for their real
-# tests; the demo needs none of them.
-$(EXTRAS_STAMP): $(STAMP)
+# tests; the demo needs none of them. After the probe, which may reinstall llama-cpp-python.
+$(EXTRAS_STAMP): $(ENGINE_STAMP)
 	$(BIN)/pip install -q '$(TORCH)' -e '.[dev,transformers,ctransformers,server,tune]'
 	touch $@
 
 extras: $(EXTRAS_STAMP)
 
 # Fetches, verifies and caches the default model; returns at once when it is already there.
-model: install
+model: $(ENGINE_STAMP)
 	$(BIN)/tide-lsp models pull
 
 demo: model

@@ -7,8 +7,9 @@ With several batch sizes, one engine per size is loaded in the same process and 
 turns on the same prompts (alternating which goes first), because these VMs drift by ±10%
 between runs, more than the difference being measured.
 
-Run under each llama-cpp-python build by `benchmarks/build_choice.sh`; a build that crashes
-(SIGILL on a CPU feature the VM does not allow) shows up there as a negative exit code.
+Run under the chosen and the portable llama-cpp-python build by `benchmarks.build_speed`; a
+build that crashes (SIGILL on a CPU feature the VM does not allow) shows up there as a negative
+exit code.
 """
 
 import argparse

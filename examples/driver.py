@@ -140,6 +140,17 @@ class ScriptedEditor:
         typed = buffer.cursor.character - item.range.start.character
         return Answer(item.insert_text[typed:], latency, item)
 
+    async def wait_ready(self, timeout: float = 600.0) -> Any:
+        """The first `tide/status` saying the model is ready, or that it failed to load."""
+        deadline = time.perf_counter() + timeout
+        while True:
+            for status in self.statuses:
+                if status.state in ("ready", "error"):
+                    return status
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"tide-lsp's model not ready within {timeout:.0f} s")
+            await asyncio.sleep(0.05)
+
     async def wait_diagnostics(
         self, uri: str, publishes: int = 1, timeout: float = 300.0
     ) -> list[types.Diagnostic]:
