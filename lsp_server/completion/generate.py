@@ -111,11 +111,14 @@ class Generator:
         layout = self.layout(request)
         return layout if self.engine.prepare(layout.prompt, ticket.is_cancelled) else None
 
-    def generate(self, request: GenerationRequest, ticket: Ticket) -> CompletionResult:
+    def generate(
+        self, request: GenerationRequest, ticket: Ticket, layout: Layout | None = None
+    ) -> CompletionResult:
+        """The ranked completions for `request`, on `layout` when it was made already."""
         start = time.perf_counter()
         settings, snapshot = request.settings, request.snapshot
         text = snapshot.text
-        layout = self.layout(request)
+        layout = layout or self.layout(request)
         window, prompt, heal = layout.window, layout.prompt, layout.heal
         line_prefix, line_suffix = layout.line_prefix, layout.line_suffix
         files_tokens = layout.files_tokens

@@ -9,7 +9,7 @@ once the engine has evaluated it. A keystroke never waits for a context change.
 """
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..text.documents import Snapshot
 from .generate import Plan
@@ -30,6 +30,10 @@ class Head:
     # unchanged, which typing below it never changes.
     fingerprint: str
     line: int  # the cursor's line at the last request
+    # Whether a model run on this head has finished: until one has, what the next run
+    # evaluates is still the cost of getting here (`origin`: arrival, file, window...).
+    settled: bool = False
+    origin: str = "arrival"
     # A better head, evaluated by the engine while the user paused, for the next request.
     prepared: "Head | None" = None
 
@@ -66,6 +70,8 @@ class HeadPolicy:
         if prepared is not None and _still_holds(prepared, snapshot.text, cursor):
             cause = "context" if prepared.plan != head.plan else "window"
             return prepared, cause
+        if not head.settled:
+            return head, head.origin
         return head, "file" if other_file else "typing"
 
     def hold(self, head: Head) -> None:
@@ -77,9 +83,14 @@ class HeadPolicy:
         with self._lock:
             head = self._heads.get(uri)
             if head is not None:
-                self._heads[uri] = Head(
-                    head.uri, head.plan, head.start, head.fingerprint, head.line, prepared
-                )
+                self._heads[uri] = replace(head, prepared=prepared)
+
+    def settle(self, uri: str, start: int) -> None:
+        """A model run on the head with this start has finished."""
+        with self._lock:
+            head = self._heads.get(uri)
+            if head is not None and head.start == start:
+                self._heads[uri] = replace(head, settled=True)
 
     def current(self, uri: str) -> Head | None:
         with self._lock:

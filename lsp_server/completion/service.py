@@ -164,27 +164,34 @@ class CompletionService:
         request = GenerationRequest(
             snapshot, cursor, settings, trigger.multiline, invoked, plan, label, start
         )
-        result = generator.generate(request, ticket)
+        layout = generator.layout(request)
         if kind == "request":
-            shown = result.text if result.edit is not None else ""
-            self.type_through.remember(snapshot.uri, snapshot.text, cursor, shown)
-            moved = head is not None and result.window_start != head.start
-            if moved:
-                cause = "window"
-            elif cause == "typing" and result.stats.evaluated_tokens > TYPED_TOKENS:
-                cause = "cursor"  # the head held: only the text after the cursor changed
+            moved = head is not None and layout.window.start != head.start
             kept = head is not None and not moved
+            # Held before the model runs: a run superseded while it evaluates a new place's
+            # prompt leaves the head, and the prompt's evaluated part, to the next request.
             self._heads.hold(
                 Head(
                     snapshot.uri,
                     plan,
-                    result.window_start,
+                    layout.window.start,
                     head.fingerprint
                     if kept
-                    else fingerprint(snapshot.text, result.window_start, cursor),
+                    else fingerprint(snapshot.text, layout.window.start, cursor),
                     line_of(snapshot.text, cursor),
+                    settled=kept and head.settled,
+                    origin=head.origin if kept else ("window" if moved else cause),
                 )
             )
+        result = generator.generate(request, ticket, layout)
+        if kind == "request":
+            self._heads.settle(snapshot.uri, layout.window.start)
+            shown = result.text if result.edit is not None else ""
+            self.type_through.remember(snapshot.uri, snapshot.text, cursor, shown)
+            if moved:
+                cause = "window"
+            elif cause == "typing" and result.stats.evaluated_tokens > TYPED_TOKENS:
+                cause = "cursor"  # the head held: only the text after the cursor changed
         else:
             cause = kind
         report = GenerationReport(snapshot.uri, snapshot.version, kind, result.stats, cause)
@@ -234,6 +241,7 @@ class CompletionService:
                 start,
                 fingerprint(snapshot.text, start, cursor),
                 line_of(snapshot.text, cursor),
+                settled=True,
             ),
         )
         log.debug("prepared a new prompt head for %s v%d", snapshot.uri, snapshot.version)

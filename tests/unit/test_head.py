@@ -20,7 +20,7 @@ def snap(text: str, uri: str = URI):
 
 def held_at(policy: HeadPolicy, text: str, cursor: int, start: int = 0) -> None:
     line = text.count("\n", 0, cursor)
-    policy.hold(Head(URI, PLAN, start, fingerprint(text, start, cursor), line))
+    policy.hold(Head(URI, PLAN, start, fingerprint(text, start, cursor), line, settled=True))
 
 
 def test_nothing_held_is_an_arrival() -> None:
@@ -81,6 +81,16 @@ def test_a_prepared_head_is_taken_and_named_for_what_changed() -> None:
     policy.offer(URI, Head(URI, PLAN, 64, fingerprint(TEXT, 64, cursor), 20))
     head, cause = policy.held(snap(TEXT), cursor)
     assert head.start == 64 and cause == "window"
+
+
+def test_until_a_run_on_a_new_head_finishes_its_cost_is_the_arrivals() -> None:
+    policy = HeadPolicy()
+    cursor = TEXT.index("line_20")
+    policy.hold(Head(URI, PLAN, 0, fingerprint(TEXT, 0, cursor), 20))
+    head, cause = policy.held(snap(TEXT), cursor)
+    assert head is not None and cause == "arrival"  # superseded before it finished
+    policy.settle(URI, 0)
+    assert policy.held(snap(TEXT), cursor)[1] == "typing"
 
 
 def test_a_forgotten_document_holds_nothing() -> None:
