@@ -46,13 +46,13 @@ def test_an_empty_prompt_yields_nothing_and_the_engine_keeps_working(
 ) -> None:
     text, stats = complete(engine, Prompt((Segment(""),)))
     assert (text, stats.prompt_tokens, stats.stop_reason) == ("", 0, "empty prompt")
-    after, stats = complete(engine, prompt_of(engine, "cache.py"))
+    after, stats = complete(engine, prompt_of(engine, "completion/type_through.py"))
     assert after and stats.generated_tokens > 0
 
 
 def test_switching_back_to_a_file_restores_its_prompt(engine: LlamaCppEngine) -> None:
-    first = prompt_of(engine, "scheduler.py")
-    other = prompt_of(engine, "cache.py")
+    first = prompt_of(engine, "runtime/scheduler.py")
+    other = prompt_of(engine, "completion/type_through.py")
     text, cold = complete(engine, first)
     assert cold.evaluated_tokens > 200
     complete(engine, other)
@@ -64,7 +64,14 @@ def test_switching_back_to_a_file_restores_its_prompt(engine: LlamaCppEngine) ->
 
 
 def test_saved_prompts_stay_within_their_bounds(engine: LlamaCppEngine) -> None:
-    names = ["scheduler.py", "cache.py", "config.py", "documents.py", "prompts.py", "triggers.py"]
+    names = [
+        "runtime/scheduler.py",
+        "completion/type_through.py",
+        "config.py",
+        "text/documents.py",
+        "completion/prompts.py",
+        "completion/trigger.py",
+    ]
     for name in names:
         complete(engine, prompt_of(engine, name, chars=800))
     sequence = engine._main
@@ -80,7 +87,13 @@ def test_saved_prompts_stay_within_their_bounds(engine: LlamaCppEngine) -> None:
 def test_switching_back_to_the_oldest_saved_prompt_when_the_store_is_full(
     engine: LlamaCppEngine,
 ) -> None:
-    names = ["scheduler.py", "cache.py", "config.py", "documents.py", "prompts.py"]
+    names = [
+        "runtime/scheduler.py",
+        "completion/type_through.py",
+        "config.py",
+        "text/documents.py",
+        "completion/prompts.py",
+    ]
     for name in names:
         complete(engine, prompt_of(engine, name, chars=800))
     assert len(engine._main._saved) == MAX_SAVED_STATES
@@ -97,7 +110,7 @@ def moving(model_path: Path) -> Iterator[LlamaCppEngine]:
 
 
 def prompt_at_line(engine: LlamaCppEngine, row: int):
-    lines = (ROOT / "lsp_server" / "scheduler.py").read_text().splitlines(keepends=True)
+    lines = (ROOT / "lsp_server" / "runtime/scheduler.py").read_text().splitlines(keepends=True)
     return build_prompt(engine.template, "".join(lines[20:row]), "".join(lines[row : row + 12]))
 
 
@@ -112,6 +125,7 @@ def test_moving_the_cursor_down_a_line_moves_the_cached_prompt(moving: LlamaCppE
 
 
 def test_refresh_recomputes_moved_cells_to_the_exact_answer(moving: LlamaCppEngine) -> None:
+    moving._main.truncate(0)  # no drift left from the tests before: the next step moves cells
     complete(moving, prompt_at_line(moving, 67))
     complete(moving, prompt_at_line(moving, 68))
     assert moving._main.exact < moving._main.prompt_length
@@ -149,7 +163,7 @@ class PollsUntil:
 def test_cancelling_stops_a_prompt_batch_midway_and_leaves_the_cache_consistent(
     engine: LlamaCppEngine,
 ) -> None:
-    prompt = prompt_of(engine, "completion.py", chars=3_000)
+    prompt = prompt_of(engine, "completion/generate.py", chars=3_000)
     engine._main.truncate(0)
     expected, _ = complete(engine, prompt)
     engine._main.truncate(0)
