@@ -106,10 +106,9 @@ class Generator:
         )
         return Layout(window, prompt, heal, files_tokens, line_prefix, line_suffix)
 
-    def prepare(self, request: GenerationRequest, ticket: Ticket) -> Layout | None:
-        """Have the engine evaluate `request`'s prompt ahead of time; its layout once done."""
-        layout = self.layout(request)
-        return layout if self.engine.prepare(layout.prompt, ticket.is_cancelled) else None
+    def prepare(self, layout: Layout, ticket: Ticket) -> bool:
+        """Have the engine evaluate `layout`'s prompt ahead of time; whether it finished."""
+        return self.engine.prepare(layout.prompt, ticket.is_cancelled)
 
     def generate(
         self, request: GenerationRequest, ticket: Ticket, layout: Layout | None = None

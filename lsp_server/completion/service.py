@@ -230,7 +230,7 @@ class CompletionService:
         fresh = generator.layout(request)
         if plan == head.plan and fresh.window.start == head.start:
             return False
-        if generator.prepare(request, ticket) is None:
+        if not generator.prepare(fresh, ticket):
             return False
         start = fresh.window.start
         self._heads.offer(
