@@ -1,0 +1,180 @@
+"""Next-edit suggestions for the server: refuse, choose the region, prompt, rewrite on the
+engine's worker, and turn the rewrite into a checked minimal edit.
+
+The model runs as background work under the document's own key: a completion request takes the
+worker at once (the rewrite picks up again after it), and a newer next-edit request for the same
+document replaces an older one. Answers are kept per document version and region, so a client
+that asks again for what it was just shown costs no model run.
+"""
+
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from ..engines.base import Engine, GenerationParams, GenerationStats
+from ..errors import TideError
+from ..fixes.service import in_background
+from ..runtime.scheduler import Scheduler, Superseded, Ticket
+from ..text.documents import DocumentStore, Snapshot
+from ..text.line_index import Pos
+from .edit import NextEdit, refusal, region_edit, rejection
+from .history import EditHistory
+from .prompts import Layout, NextEditRequest, build_prompt, layout_for, rewrite_from
+from .region import Region, choose_region
+
+log = logging.getLogger(__name__)
+
+CACHED_ANSWERS = 32
+# A rewrite longer than this many times the region (plus a little) has run away from it.
+_RUNAWAY_FACTOR, _RUNAWAY_SLACK = 3, 400
+
+
+class StaleVersion(TideError):
+    """The request is about a document version that is no longer the current one."""
+
+
+@dataclass(frozen=True)
+class NextEditAnswer:
+    """The suggestion for one request, with the snapshot its offsets refer to; without an
+    edit, `reason` says why."""
+
+    snapshot: Snapshot
+    edit: NextEdit | None
+    reason: str = ""
+    region: Region | None = None
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """What the model made of a region: the rewrite, or None with the reason."""
+
+    text: str | None
+    reason: str = ""
+
+
+def rewrite_region(
+    engine: Engine,
+    layout: Layout,
+    request: NextEditRequest,
+    cancelled: Callable[[], bool],
+) -> Rewrite:
+    """The model's rewrite of the request's region, read until it closes the region."""
+    region_tokens = engine.count_tokens(request.region.text)
+    budget = min(region_tokens + region_tokens // 2 + 32, engine.n_ctx // 2)
+    prompt = build_prompt(
+        layout, request, engine.chat_prompt, engine.count_tokens, engine.n_ctx - budget
+    )
+    if prompt is None:
+        return Rewrite(None, "the model has no chat format, or the region does not fit")
+    params = GenerationParams(max_tokens=budget, background=True)
+    stats = GenerationStats()
+    limit = _RUNAWAY_FACTOR * len(request.region.text) + _RUNAWAY_SLACK
+    answer = ""
+    with contextlib.closing(engine.stream(prompt, params, cancelled, stats)) as pieces:
+        for piece in pieces:
+            answer += piece
+            if layout.region_end in answer or len(answer) > limit:
+                break
+    if cancelled():
+        raise Superseded("cancelled")
+    text = rewrite_from(answer, layout, finished=stats.stop_reason == "eos")
+    if text is None:
+        return Rewrite(None, f"the model did not close the region ({stats.stop_reason or 'cut'})")
+    return Rewrite(text)
+
+
+class NextEditService:
+    def __init__(
+        self,
+        documents: DocumentStore,
+        scheduler: Scheduler,
+        engine: Callable[[], Awaitable[Engine | None]],
+        path_of: Callable[[str], str],
+        history: EditHistory | None = None,
+    ) -> None:
+        self._documents = documents
+        self._scheduler = scheduler
+        self._engine = engine
+        self._path_of = path_of
+        self.history = history or EditHistory()
+        self._answers: OrderedDict[tuple[str, int, int, int], NextEditAnswer] = OrderedDict()
+
+    def changed(self, before: Snapshot, after: Snapshot, first_line: int, last_line: int) -> None:
+        """A document changed from `before` to `after` in lines first..last (of `after`)."""
+        self.history.record(after.uri, before.text, after.text, first_line, last_line)
+
+    def closed(self, uri: str) -> None:
+        self.history.forget(uri)
+        for key in [k for k in self._answers if k[0] == uri]:
+            del self._answers[key]
+
+    def _current(self, uri: str, version: int | None) -> Snapshot:
+        snapshot = self._documents.get(uri)
+        if version is not None and snapshot.version != version:
+            raise StaleVersion(
+                f"version {version} of {uri} is gone (now {snapshot.version}); ask again"
+            )
+        return snapshot
+
+    async def suggest(self, uri: str, version: int | None, position: Pos) -> NextEditAnswer:
+        """The next edit for the document at `version` (None: the current one), with the
+        cursor at position. Raises DocumentError for a document that is not open and
+        StaleVersion for a version that is not, or no longer, the current one."""
+        snapshot = self._current(uri, version)
+        refused = refusal(snapshot)
+        if refused is not None:
+            log.info("no next edit for %s: %s", uri, refused)
+            return NextEditAnswer(snapshot, None, refused)
+        cursor = snapshot.offset_at(position)
+        cursor_line = snapshot.pos_at(cursor).line
+        region = choose_region(snapshot, cursor_line, self.history.last_line(uri))
+        key = (uri, snapshot.version, region.first, region.last)
+        cached = self._answers.get(key)
+        if cached is not None:
+            return cached
+        engine = await self._engine()
+        if engine is None:
+            return NextEditAnswer(snapshot, None, "no model is loaded", region)
+        hunks = self.history.recent()
+        paths = {hunk.uri: self._path_of(hunk.uri) for hunk in hunks} | {uri: self._path_of(uri)}
+        text, language = snapshot.text, snapshot.language_id
+        request = NextEditRequest(
+            paths[uri], language, text, region, cursor, hunks, paths.__getitem__
+        )
+        layout = layout_for(engine.template.family)
+
+        def job(ticket: Ticket) -> Rewrite:
+            return rewrite_region(engine, layout, request, ticket.is_cancelled)
+
+        try:
+            rewrite = await in_background(self._scheduler, f"next-edit:{uri}", job)
+        except Superseded as exc:
+            return NextEditAnswer(snapshot, None, f"dropped: {exc}", region)
+        # The rewrite takes seconds: an edit made meanwhile leaves this one for a gone version.
+        self._current(uri, snapshot.version)
+        answer = self._answer(snapshot, region, rewrite)
+        log.info(
+            "next edit for %s v%d lines %d-%d: %s",
+            uri,
+            snapshot.version,
+            region.first,
+            region.last,
+            "offered" if answer.edit else answer.reason,
+        )
+        self._answers[key] = answer
+        while len(self._answers) > CACHED_ANSWERS:
+            self._answers.popitem(last=False)
+        return answer
+
+    def _answer(self, snapshot: Snapshot, region: Region, rewrite: Rewrite) -> NextEditAnswer:
+        if rewrite.text is None:
+            return NextEditAnswer(snapshot, None, rewrite.reason, region)
+        edit = region_edit(region, rewrite.text)
+        if edit is None:
+            return NextEditAnswer(snapshot, None, "the model changes nothing", region)
+        rejected = rejection(snapshot, edit)
+        if rejected is not None:
+            return NextEditAnswer(snapshot, None, rejected, region)
+        return NextEditAnswer(snapshot, edit, "", region)
