@@ -23,6 +23,7 @@ class _Rule:
     check: Callable[[Any], str | None] | None = None  # the error text, or None when fine
     convert: Callable[[Any], Any] | None = None
     reloads_engine: bool = False
+    secret: bool = False  # never echoed in an error message
 
 
 def _setting(
@@ -32,15 +33,25 @@ def _setting(
     convert: Callable[[Any], Any] | None = None,
     *,
     reloads_engine: bool = False,
+    secret: bool = False,
 ) -> Any:
     """A Settings field and the rule its client value goes through; the client spells its key
-    in camelCase (`context_budget` is `contextBudget`)."""
-    return field(default=default, metadata={"rule": _Rule(kind, check, convert, reloads_engine)})
+    in camelCase (`context_budget` is `contextBudget`). A secret is left out of the dataclass's
+    repr and of error messages, so that no log line can carry it."""
+    rule = _Rule(kind, check, convert, reloads_engine, secret)
+    return field(default=default, repr=not secret, metadata={"rule": rule})
 
 
 def _int_range(lo: int, hi: int) -> Callable[[int], str | None]:
     def check(value: int) -> str | None:
         return None if lo <= value <= hi else f"must be between {lo} and {hi}"
+
+    return check
+
+
+def _number_range(lo: float, hi: float) -> Callable[[float], str | None]:
+    def check(value: float) -> str | None:
+        return None if lo <= value <= hi else f"must be between {lo:g} and {hi:g}"
 
     return check
 
@@ -83,6 +94,17 @@ class Settings:
     # Which engine runs the model: "auto" picks from the model reference (a .gguf file or
     # registry name: llama.cpp; a directory or hub id: transformers; a URL: http).
     engine: str = _setting("auto", str, _engine, str.lower, reloads_engine=True)
+    # The bearer key for a completion server (the http engine). None: the TIDE_API_KEY
+    # environment variable. Only ever sent to the configured URL.
+    api_key: str | None = _setting(None, str, _nonempty, reloads_engine=True, secret=True)
+    # Seconds a completion server may take over one request before it is answered with an
+    # error: a busy team server must never leave the editor waiting.
+    server_timeout: float = _setting(
+        15.0, (int, float), _number_range(0.5, 600), float, reloads_engine=True
+    )
+    # A PEM file of certificate authorities that an https:// completion server's certificate
+    # may chain to (a team's own CA), besides the system's.
+    server_ca_file: str | None = _setting(None, str, _nonempty, reloads_engine=True)
     enable: bool = _setting(True, bool)
     disabled_languages: tuple[str, ...] = _setting((), list, _strings, tuple)
     # Tokens of prefix + suffix. 512 keeps a cold prompt near 7 s on two laptop cores while
@@ -178,12 +200,13 @@ def apply_settings(current: Settings, raw: Any) -> tuple[Settings, list[str]]:
             continue
         # bool is an int in Python; a boolean where a number is expected is still a mistake.
         wrong_bool = isinstance(value, bool) and rule.kind is not bool
+        shown = "a hidden value" if rule.secret else repr(value)
         if wrong_bool or not isinstance(value, rule.kind):
-            errors.append(f"setting '{key}' must be {_type_name(rule.kind)}, got {value!r}")
+            errors.append(f"setting '{key}' must be {_type_name(rule.kind)}, got {shown}")
             continue
         problem = rule.check(value) if rule.check else None
         if problem:
-            errors.append(f"setting '{key}' {problem}, got {value!r}")
+            errors.append(f"setting '{key}' {problem}, got {shown}")
             continue
         changes[attr] = rule.convert(value) if rule.convert else value
     return dataclasses.replace(current, **changes), errors

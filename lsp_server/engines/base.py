@@ -96,5 +96,10 @@ class Engine(ABC):
         many tokens that evaluated (0 when there was nothing to do or it was cancelled)."""
         return 0
 
+    def check(self) -> None:
+        """Raise EngineError if the engine cannot serve now; an engine in this process always
+        can, a server may have gone away."""
+        return None
+
     @abstractmethod
     def close(self) -> None: ...

@@ -3,6 +3,7 @@
 Plain functions, used by the server's engine slot, the command line and the benchmarks.
 """
 
+import os
 from pathlib import Path
 
 from .. import models
@@ -16,6 +17,12 @@ from .choice import engine_for, is_gguf_reference
 
 def model_label(settings: Settings) -> str:
     return settings.model or models.default_model().name
+
+
+def api_key(settings: Settings) -> str | None:
+    """The completion server's key: the setting, else the environment; never a workspace file,
+    which anyone who shares the repository could read or plant."""
+    return settings.api_key or os.environ.get("TIDE_API_KEY") or None
 
 
 def locate_model(settings: Settings, progress: models.ProgressFn | None = None) -> Path | str:
@@ -59,7 +66,14 @@ def load_engine(model: Path | str, settings: Settings, adapter: Path | None = No
     if kind == "http":
         from .remote.engine import HttpEngine
 
-        return HttpEngine(str(model), model_name=name, n_ctx=settings.context_length)
+        return HttpEngine(
+            str(model),
+            model_name=name,
+            n_ctx=settings.context_length,
+            api_key=api_key(settings),
+            timeout_s=settings.server_timeout,
+            ca_file=settings.server_ca_file,
+        )
     if kind == "transformers":
         from .transformers_engine import TransformersEngine
 

@@ -372,3 +372,25 @@ def test_null_resets_a_setting_to_its_default(key):
     }[key]
     assert getattr(settings, attr) == getattr(Settings(), attr)
     assert getattr(current, attr) != getattr(Settings(), attr)
+
+
+def test_api_key_is_kept_out_of_repr_and_error_messages():
+    settings, errors = apply_settings(Settings(), {"apiKey": "sk-team-123", "serverTimeout": 4})
+    assert errors == []
+    assert settings.api_key == "sk-team-123" and settings.server_timeout == 4.0
+    assert "sk-team-123" not in repr(settings)
+    _, errors = apply_settings(settings, {"apiKey": "   "})
+    assert errors and all("   " not in e and "hidden" in e for e in errors)
+    _, errors = apply_settings(settings, {"apiKey": ["sk-list"]})
+    assert errors and "sk-list" not in errors[0]
+    assert {"api_key", "server_timeout", "server_ca_file"} <= set(ENGINE_KEYS)
+
+
+def test_api_key_falls_back_to_the_environment(monkeypatch):
+    from lsp_server.engines.loading import api_key
+
+    monkeypatch.delenv("TIDE_API_KEY", raising=False)
+    assert api_key(Settings()) is None
+    monkeypatch.setenv("TIDE_API_KEY", "from-env")
+    assert api_key(Settings()) == "from-env"
+    assert api_key(Settings(api_key="from-setting")) == "from-setting"

@@ -36,6 +36,10 @@ class StandIn:
         self.pieces: list[str] = ["return", " a", " +", " b"]
         self.interval = 0.0
         self.header_delay = 0.0
+        self.hold: threading.Event | None = None  # set: the answer may start
+        self.api_key: str | None = None  # set: requests must carry it
+        self.slot = 0  # the slot llama-server says it used
+        self.raw: list[bytes] = []  # every request line and header block received
         self.fail_status = 0
         self.die_after: int | None = None
         self.requests: list[tuple[str, dict]] = []
@@ -86,8 +90,21 @@ class StandIn:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def refused(self) -> bool:
+                stand_in.raw.append(str(self.requestline).encode() + bytes(self.headers))
+                if stand_in.api_key is None:
+                    return False
+                if self.headers.get("Authorization") == f"Bearer {stand_in.api_key}":
+                    return False
+                self.send_json(401, {"error": {"message": "Invalid API Key"}})
+                return True
+
             def do_GET(self) -> None:
-                if self.path == "/props" and stand_in.flavor == "llama-server":
+                if self.refused():
+                    return
+                if self.path == "/health":
+                    self.send_json(200, {"status": "ok"})
+                elif self.path == "/props" and stand_in.flavor == "llama-server":
                     self.send_json(
                         200,
                         {
@@ -104,6 +121,8 @@ class StandIn:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
+                if self.refused():
+                    return
                 stand_in.requests.append((self.path, body))
                 if self.path == "/tokenize" and stand_in.flavor == "llama-server":
                     self.tokenize(body)
@@ -113,8 +132,8 @@ class StandIn:
                         for m in body["messages"]
                     ]
                     self.send_json(200, {"prompt": "".join(parts) + "<|im_start|>assistant\n"})
-                elif self.path in ("/v1/completions", "/infill"):
-                    self.complete(self.path == "/infill")
+                elif self.path in ("/v1/completions", "/infill", "/completion"):
+                    self.complete(self.path != "/v1/completions")
                 else:
                     self.send_json(404, {"error": "not found"})
 
@@ -126,8 +145,10 @@ class StandIn:
                     tokens = [ord(c) for c in text[::3]]
                 self.send_json(200, {"tokens": tokens})
 
-            def complete(self, infill: bool) -> None:
+            def complete(self, native: bool) -> None:
                 time.sleep(stand_in.header_delay)
+                if stand_in.hold is not None:
+                    stand_in.hold.wait()
                 if stand_in.fail_status:
                     self.send_json(stand_in.fail_status, {"error": "model exploded: out of KV"})
                     return
@@ -141,13 +162,13 @@ class StandIn:
                             self.connection.close()
                             return
                         chunk = (
-                            {"content": piece, "stop": False}
-                            if infill
+                            {"content": piece, "stop": False, "id_slot": stand_in.slot}
+                            if native
                             else {"choices": [{"text": piece, "finish_reason": None}]}
                         )
                         self.event(chunk)
                         time.sleep(stand_in.interval)
-                    if infill:
+                    if native:
                         timings = {
                             "cache_n": 10,
                             "prompt_n": 5,
@@ -257,6 +278,81 @@ def test_suffix_first_prompts_stay_on_completions_in_auto_mode(stand_in: StandIn
     prompt = build_prompt(QWEN, "a", "b")
     assert prompt.order == "spm" and not engine.uses_infill(prompt)
     assert HttpEngine(stand_in.url, mode="infill").uses_infill(prompt)
+
+
+def test_llama_server_prompts_keep_to_the_slot_that_holds_their_cache(stand_in: StandIn) -> None:
+    engine = HttpEngine(stand_in.url)
+    stand_in.slot = 2
+    prompt = build_prompt(QWEN, "def add(a, b):\n    ", "\n")
+    text, stats = generate(engine, prompt, max_tokens=5)
+    assert text == "return a + b"
+    path, body = stand_in.requests[-1]
+    assert path == "/completion"
+    assert body["prompt"] == prompt.text
+    assert body["cache_prompt"] is True and body["id_slot"] == -1  # the server's choice first
+    assert (stats.reused_tokens, stats.evaluated_tokens) == (10, 5)
+    generate(engine, build_prompt(QWEN, "def add(a, b):\n    r", "\n"))
+    assert stand_in.requests[-1][1]["id_slot"] == 2
+
+
+def test_cancelled_while_the_server_is_silent(stand_in: StandIn) -> None:
+    stand_in.hold = threading.Event()
+    engine = HttpEngine(stand_in.url, mode="openai", timeout_s=600)
+    asked = threading.Event()
+    stats = GenerationStats()
+    threading.Timer(0.2, asked.set).start()
+    try:
+        pieces = list(
+            engine.stream(build_prompt(QWEN, "", ""), GenerationParams(), asked.is_set, stats)
+        )
+        # The server has not begun to answer: only the watchdog can have ended the request.
+        assert not stand_in.hold.is_set()
+        assert pieces == [] and stats.stop_reason == "cancelled"
+    finally:
+        stand_in.hold.set()
+
+
+def test_a_stream_that_goes_on_too_long_is_ended_at_the_limit(stand_in: StandIn) -> None:
+    stand_in.pieces = [f"tok{i} " for i in range(400)]
+    stand_in.interval = 0.01  # each piece well within the limit, the whole answer not
+    engine = HttpEngine(stand_in.url, mode="openai", timeout_s=0.5)
+    received: list[str] = []
+    with pytest.raises(EngineError, match=r"did not answer within 0.5s \(the serverTimeout"):
+        for piece in engine.stream(
+            build_prompt(QWEN, "", ""), GenerationParams(), lambda: False, GenerationStats()
+        ):
+            received.append(piece)
+    assert 0 < len(received) < 400
+
+
+def test_api_key_refused_or_missing_is_named_and_never_echoed(stand_in: StandIn) -> None:
+    stand_in.api_key = "team-secret-1"
+    with pytest.raises(EngineError, match=r"refused the API key \(HTTP 401\)") as wrong:
+        HttpEngine(stand_in.url, api_key="not-the-key")
+    assert "not-the-key" not in str(wrong.value)
+    with pytest.raises(EngineError, match="needs an API key"):
+        HttpEngine(stand_in.url)
+    engine = HttpEngine(stand_in.url, api_key="team-secret-1")
+    assert generate(engine, build_prompt(QWEN, "a", "b"))[0] == "return a + b"
+    assert all(b"Bearer team-secret-1" in raw for raw in stand_in.raw[-3:])
+
+
+def test_https_to_a_plain_server_fails_before_anything_is_sent(stand_in: StandIn) -> None:
+    url = stand_in.url.replace("http://", "https://")
+    with pytest.raises(
+        EngineError, match=f"TLS with the completion server at {url}.*nothing was sent"
+    ):
+        HttpEngine(url, api_key="team-secret-1")
+    assert stand_in.requests == [] and stand_in.raw == []
+
+
+def test_health_check(stand_in: StandIn) -> None:
+    engine = HttpEngine(stand_in.url)
+    engine.check()
+    port = stand_in.port
+    stand_in.stop()
+    with pytest.raises(EngineError, match=f"127.0.0.1:{port}/health: connection refused"):
+        engine.check()
 
 
 def test_cancellation_closes_the_connection(stand_in: StandIn) -> None:

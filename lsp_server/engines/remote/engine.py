@@ -1,12 +1,19 @@
 """An engine that asks a completion server over HTTP instead of running a model in process.
 
-Two protocols: OpenAI-style `/v1/completions` (llama-cpp-python's server, llama.cpp's
-`llama-server`, vLLM, ...) given the prompt text laid out with the family's FIM template, and
-llama-server's `/infill`, which lays out prefix, suffix and cross-file snippets itself and keeps
-its prompt cache between requests. Requests go to the configured URL only: no proxy is consulted.
+Three protocols: OpenAI-style `/v1/completions` (llama-cpp-python's server, vLLM, ...) given the
+prompt text laid out with the family's FIM template; llama-server's own `/completion`, the same
+text with its prompt cache asked for and one slot kept; and llama-server's `/infill`, which lays
+out prefix, suffix and cross-file snippets itself. Requests go to the configured URL only: no
+proxy is consulted.
+
+A team's llama-server runs several slots, each with its own prompt cache. Tide's prompts grow at
+their end while the user types, so the slot that served the last one holds most of the next: each
+request asks for the slot the server gave the previous one (`id_slot`), and waits for it rather
+than taking another slot's cache.
 
 Each generation has its own connection, so closing it on cancellation tells the server to stop
-generating; short calls (tokenize, probes) share one kept-alive connection.
+generating, and it ends within the time limit; short calls (tokenize, probes) share one
+kept-alive connection.
 """
 
 import http.client
@@ -62,14 +69,16 @@ class HttpEngine(Engine):
         mode: Mode = "auto",
         family: str | None = None,
         n_ctx: int = 2048,
+        ca_file: str | None = None,
     ) -> None:
         if mode not in ("auto", "openai", "infill"):
             raise EngineError(f"unknown HTTP engine mode {mode!r}: use auto, openai or infill")
-        self._client = HttpClient(url, api_key, timeout_s)
+        self._client = HttpClient(url, api_key, timeout_s, ca_file)
         self.url = self._client.base
         self.mode = mode
         self.n_ctx = n_ctx
         self._chat_template = False
+        self._slot = -1  # llama-server's slot that holds this editor's prompts; -1: its choice
         self.server_kind, served_name = self._probe()
         # The name sent with each request: the one given, else the one the server serves.
         self._request_model = model_name or served_name
@@ -181,13 +190,9 @@ class HttpEngine(Engine):
             body.update(stop=stops, top_k=params.top_k, repeat_penalty=1.0)
         return body
 
-    def _infill_body(self, prompt: Prompt, params: GenerationParams) -> dict[str, Any]:
-        extra, prefix, suffix = infill_parts(prompt.segments, self.template)
+    def _native_body(self, prompt: Prompt, params: GenerationParams) -> dict[str, Any]:
+        """llama-server's own fields, shared by `/completion` and `/infill`."""
         return {
-            "input_prefix": prefix,
-            "input_suffix": suffix,
-            "input_extra": extra,
-            "prompt": params.heal,
             "n_predict": params.max_tokens,
             "temperature": params.temperature,
             "top_k": params.top_k,
@@ -196,7 +201,32 @@ class HttpEngine(Engine):
             "stop": list(prompt.stops),
             "stream": True,
             "cache_prompt": True,
+            "id_slot": self._slot,
         }
+
+    def _infill_body(self, prompt: Prompt, params: GenerationParams) -> dict[str, Any]:
+        extra, prefix, suffix = infill_parts(prompt.segments, self.template)
+        return {
+            **self._native_body(prompt, params),
+            "input_prefix": prefix,
+            "input_suffix": suffix,
+            "input_extra": extra,
+            "prompt": params.heal,
+        }
+
+    def _completion_body(self, prompt: Prompt, params: GenerationParams) -> dict[str, Any]:
+        return {
+            **self._native_body(prompt, params),
+            "prompt": prompt_text(prompt) + defang(params.heal),
+        }
+
+    def _route(self, prompt: Prompt, params: GenerationParams) -> tuple[str, dict[str, Any]]:
+        """The endpoint for this prompt and its request body."""
+        if self.uses_infill(prompt):
+            return "/infill", self._infill_body(prompt, params)
+        if self.server_kind == "llama-server" and self.mode == "auto":
+            return "/completion", self._completion_body(prompt, params)
+        return "/v1/completions", self._openai_body(prompt, params)
 
     def stream(
         self,
@@ -205,28 +235,29 @@ class HttpEngine(Engine):
         cancelled: Callable[[], bool],
         stats: GenerationStats,
     ) -> Iterator[str]:
-        infill = self.uses_infill(prompt)
-        path = "/infill" if infill else "/v1/completions"
-        body = self._infill_body(prompt, params) if infill else self._openai_body(prompt, params)
+        path, body = self._route(prompt, params)
+        native = path != "/v1/completions"
         start = time.perf_counter()
         if cancelled():
             stats.stop_reason = "cancelled"
             return
-        conn, lines = self._client.stream(path, body)
+        stream = self._client.stream(path, body, cancelled)
         scanner = StopScanner(prompt.stops)
         pieces = 0
         finished = False
         try:
             if params.heal:
                 yield params.heal
-            for event in sse_events(lines):
+            for event in sse_events(stream.lines):
                 if not stats.prompt_ms:
                     stats.prompt_ms = (time.perf_counter() - start) * 1000
                 if event == "[DONE]":
                     finished = True
                     break
                 chunk = self._decode(path, event)
-                text, final = chunk_text(chunk, infill, stats)
+                if native and isinstance(chunk.get("id_slot"), int) and chunk["id_slot"] >= 0:
+                    self._slot = chunk["id_slot"]
+                text, final = chunk_text(chunk, native, stats)
                 finished = finished or final
                 shown = scanner.feed(text)
                 if text:
@@ -236,11 +267,16 @@ class HttpEngine(Engine):
                 if scanner.stopped:
                     stats.stop_reason = "eos"
                     return
-                if final and infill:
+                if final and native:
                     break
                 if cancelled():
                     stats.stop_reason = "cancelled"
                     return
+            if stream.reason == "cancelled" or (not finished and cancelled()):
+                stats.stop_reason = "cancelled"
+                return
+            if stream.reason == "timeout":
+                raise self._client.ended(path, stream, TimeoutError())
             if not finished:
                 raise EngineError(
                     f"the completion server at {self.url + path} closed the stream before "
@@ -250,10 +286,12 @@ class HttpEngine(Engine):
             if rest:
                 yield rest
         except (OSError, http.client.HTTPException) as exc:
-            raise self._client.failure(path, exc) from exc
+            if stream.reason == "cancelled":
+                stats.stop_reason = "cancelled"
+                return
+            raise self._client.ended(path, stream, exc) from exc
         finally:
-            # Closing the socket is what makes the server drop the request.
-            conn.close()
+            stream.close()
             stats.generated_tokens = stats.generated_tokens or pieces
             if not stats.stop_reason:
                 stats.stop_reason = "done"
@@ -288,6 +326,14 @@ class HttpEngine(Engine):
             return str(rendered.get("prompt", ""))
 
         return chat_template_prompt(render, system, user, self.template)
+
+    def check(self) -> None:
+        """Raise EngineError unless the server answers and is ready to serve."""
+        if self.server_kind == "llama-server":
+            # 503 while it loads its model.
+            self._client.json("GET", "/health")
+        else:
+            self._client.json("GET", "/v1/models")
 
     def close(self) -> None:
         self._client.drop()
