@@ -19,10 +19,11 @@ from ..context.service import ContextService
 from ..engines.base import Engine
 from ..errors import DocumentError, TideError
 from ..fixes.service import FixService
+from ..next_edit.service import NextEditService
 from ..runtime.engine_slot import EngineSlot
 from ..runtime.scheduler import Scheduler
 from ..text.documents import DocumentStore, Snapshot
-from . import commands, completions, fix_actions, lifecycle, sync
+from . import commands, completions, fix_actions, inline_edits, lifecycle, sync
 from .protocol import TideProtocol
 from .status import StatusReporter
 
@@ -57,6 +58,12 @@ class TideServer(LanguageServer):
             self.documents.find,
             lambda snapshot, problems: fix_actions.publish(self, snapshot, problems),
             lambda: self.context.index.root if self.context.index is not None else None,
+        )
+        self.next_edits = NextEditService(
+            self.documents,
+            self.scheduler,
+            self.current_engine,
+            lambda uri: self.context.gatherer.path_of(uri),
         )
 
     def report_server_error(self, error: Exception, source) -> None:
@@ -142,6 +149,8 @@ def create_server(settings: Settings | None = None) -> TideServer:
             fix_actions.code_action,
         ),
         (types.CODE_ACTION_RESOLVE, None, fix_actions.code_action_resolve),
+        (inline_edits.INLINE_EDIT, None, inline_edits.inline_edit),
+        (inline_edits.DID_SHOW_INLINE_EDIT, None, inline_edits.did_show_inline_edit),
     ]
     for method, options, handler in features:
         server.feature(method, options)(handler)

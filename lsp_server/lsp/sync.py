@@ -21,16 +21,22 @@ def did_open(ls: "TideServer", params: types.DidOpenTextDocumentParams) -> None:
 def did_change(ls: "TideServer", params: types.DidChangeTextDocumentParams) -> None:
     doc = params.text_document
     changes = [_to_change(c) for c in params.content_changes]
+    before = ls.documents.find(doc.uri)
     try:
         snapshot = ls.documents.change(doc.uri, doc.version, changes)
     except DocumentError as exc:
         ls.tell(f"ignored an edit to {doc.uri}: {exc}")
         return
     ls.fixes.changed(snapshot, ls.settings)
+    spans: list[tuple[int, int]] = []
     for change in changes:
         if change.start is not None:
             last = change.start.line + change.text.count("\n")
             ls.context.changed(snapshot, change.start.line, last)
+            spans.append((change.start.line, last))
+    if before is not None and spans:
+        first, last = min(s[0] for s in spans), max(s[1] for s in spans)
+        ls.next_edits.changed(before, snapshot, first, last)
 
 
 def did_close(ls: "TideServer", params: types.DidCloseTextDocumentParams) -> None:
@@ -38,6 +44,7 @@ def did_close(ls: "TideServer", params: types.DidCloseTextDocumentParams) -> Non
     ls.documents.close(uri)
     ls.fixes.closed(uri)
     ls.context.closed(uri)
+    ls.next_edits.closed(uri)
     ls.completions.forget(uri)
     ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri, []))
 

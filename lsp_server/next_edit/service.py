@@ -79,6 +79,7 @@ def rewrite_region(
                 break
     if cancelled():
         raise Superseded("cancelled")
+    log.debug("next-edit answer (%s): %r", stats.stop_reason, answer[:400])
     text = rewrite_from(answer, layout, finished=stats.stop_reason == "eos")
     if text is None:
         return Rewrite(None, f"the model did not close the region ({stats.stop_reason or 'cut'})")
