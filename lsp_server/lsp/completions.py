@@ -8,7 +8,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
 
 from ..completion.service import Answer
-from ..errors import DocumentError, TideError
+from ..errors import DocumentError, EngineError, TideError
 from ..text.documents import Pos
 from .ranges import lsp_range
 
@@ -23,6 +23,9 @@ async def _complete(ls: "TideServer", uri: str, position: types.Position, invoke
         answer = await ls.completions.complete(uri, Pos(position.line, position.character), invoked)
     except DocumentError as exc:
         raise JsonRpcInvalidParams(str(exc)) from exc
+    except EngineError as exc:
+        ls.health.failed(exc)
+        raise JsonRpcInternalError(str(exc)) from exc
     except TideError as exc:
         log.error("completion failed: %s", exc)
         raise JsonRpcInternalError(str(exc)) from exc

@@ -1,20 +1,15 @@
 """Starting, configuring and stopping the server: initialize, initialized, settings changes,
 shutdown and exit."""
 
-import asyncio
-import logging
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
 
-from ..errors import TideError
+from ..runtime.engine_slot import consume_load
 from ..text.uris import file_path
 
 if TYPE_CHECKING:
     from .server import TideServer
-
-log = logging.getLogger(__name__)
 
 
 def initialize(ls: "TideServer", params: types.InitializeParams) -> None:
@@ -40,16 +35,9 @@ async def shutdown(ls: "TideServer", params: None) -> None:
     ls.completions.cancel()
     ls.fixes.cancel_all()
     ls.context.stop()
+    ls.health.close()
     await ls.slot.close()
 
 
 def exit_(ls: "TideServer", params: None) -> None:
     ls.scheduler.shutdown()
-
-
-def consume_load(task: "asyncio.Task[None]") -> None:
-    """Load failures are reported through status; keep asyncio from logging them again."""
-    if not task.cancelled() and task.exception() is not None:
-        exc = task.exception()
-        if not isinstance(exc, TideError | JsonRpcException):
-            log.error("model load failed unexpectedly", exc_info=exc)

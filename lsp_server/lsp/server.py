@@ -21,6 +21,7 @@ from ..errors import DocumentError, TideError
 from ..fixes.service import FixService
 from ..next_edit.service import NextEditService
 from ..runtime.engine_slot import EngineSlot
+from ..runtime.health import EngineHealth
 from ..runtime.scheduler import Scheduler
 from ..text.documents import DocumentStore, Snapshot
 from . import commands, completions, fix_actions, inline_edits, lifecycle, sync
@@ -43,6 +44,9 @@ class TideServer(LanguageServer):
         self.last_latency_ms: float | None = None
         self.status = StatusReporter(self, lambda: self.last_latency_ms)
         self.slot = EngineSlot(self.scheduler, self.status.send)
+        self.health = EngineHealth(
+            self.scheduler, lambda: self.slot.engine, lambda: self.slot.ready, self.status.send
+        )
         self.context = ContextService()
         self.completions = CompletionService(
             self.documents,
@@ -99,6 +103,8 @@ class TideServer(LanguageServer):
 
     def report_generation(self, report: GenerationReport) -> None:
         """One model run, as a `tide/generation` notification, when the client asked for them."""
+        if report.stats.stop_reason != "cancelled":
+            self.health.served()
         if not self.settings.report_generations:
             return
         stats = report.stats

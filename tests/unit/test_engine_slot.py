@@ -6,7 +6,8 @@ import pytest
 from lsp_server.config import Settings
 from lsp_server.engines import loading
 from lsp_server.engines.adapter_choice import NO_ADAPTER
-from lsp_server.errors import ModelError
+from lsp_server.errors import EngineError, ModelError
+from lsp_server.runtime import engine_slot
 from lsp_server.runtime.engine_slot import EngineSlot, Status
 from lsp_server.runtime.scheduler import Scheduler
 from tests.unit.scripted import ScriptedEngine
@@ -62,3 +63,52 @@ async def test_without_a_model_the_reason_is_the_error(built) -> None:
         await slot.start_load(Settings(model="broken"))
     with pytest.raises(ModelError, match="cannot load model broken"):
         await slot.get()
+
+
+async def test_an_unreachable_server_is_tried_again_quietly_until_it_answers(monkeypatch) -> None:
+    up = {"now": False}
+    attempts: list[str] = []
+
+    def load(model, settings, adapter=None):
+        attempts.append(settings.model)
+        if not up["now"]:
+            raise EngineError(f"cannot reach the completion server at {settings.model}")
+        return ScriptedEngine([], model_name="team-model")
+
+    monkeypatch.setattr(loading, "locate_model", lambda settings, progress=None: settings.model)
+    monkeypatch.setattr(loading, "pick_adapter", lambda settings, model, workspace: NO_ADAPTER)
+    monkeypatch.setattr(loading, "load_engine", load)
+    monkeypatch.setattr(engine_slot, "NUDGE_S", 0.0)
+    statuses: list[Status] = []
+    slot = EngineSlot(Scheduler(), statuses.append)
+    server = Settings(model="http://127.0.0.1:9/")
+    with pytest.raises(EngineError):
+        await slot.start_load(server)
+    # A request tries again at once, and says why it still cannot be served.
+    with pytest.raises(ModelError, match="cannot reach the completion server"):
+        await slot.get()
+    assert len(attempts) == 2
+    assert [s.state for s in statuses].count("error") == 1  # the same failure, said once
+    up["now"] = True
+    assert (await slot.get()).model_name == "team-model"
+    assert statuses[-1].state == "ready" and slot.ready == statuses[-1]
+    await slot.close()
+
+
+async def test_a_local_model_that_fails_is_not_retried(monkeypatch) -> None:
+    attempts: list[str] = []
+
+    def load(model, settings, adapter=None):
+        attempts.append(model)
+        raise ModelError("cannot load model broken.gguf")
+
+    monkeypatch.setattr(loading, "locate_model", lambda settings, progress=None: "broken.gguf")
+    monkeypatch.setattr(loading, "pick_adapter", lambda settings, model, workspace: NO_ADAPTER)
+    monkeypatch.setattr(loading, "load_engine", load)
+    monkeypatch.setattr(engine_slot, "NUDGE_S", 0.0)
+    slot = EngineSlot(Scheduler(), lambda _s: None)
+    with pytest.raises(ModelError):
+        await slot.start_load(Settings(model="broken.gguf"))
+    with pytest.raises(ModelError, match="cannot load model broken.gguf"):
+        await slot.get()
+    assert attempts == ["broken.gguf"]
