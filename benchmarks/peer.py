@@ -90,13 +90,24 @@ def build_llama_server(scratch: Path = SCRATCH) -> Path:
 
 
 class LlamaServer:
-    def __init__(self, binary: Path, model: Path, log: Path, context: int = 2048) -> None:
+    def __init__(
+        self,
+        binary: Path,
+        model: Path,
+        log: Path,
+        context: int = 2048,
+        *,
+        slots: int = 1,
+        extra: tuple[str, ...] = (),
+    ) -> None:
+        """`context` is llama-server's `-c`, the cells of all `slots` together; `extra` goes to
+        its command line as it is."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         args = [
             str(binary), "-m", str(model), "-c", str(context), "-ub", "1024", "-b", "2048",
-            "--cache-reuse", "256", "-t", str(THREADS), "-tb", str(THREADS), "-np", "1",
-            "--host", "127.0.0.1", "--port", str(self.port),
+            "--cache-reuse", "256", "-t", str(THREADS), "-tb", str(THREADS), "-np", str(slots),
+            "--host", "127.0.0.1", "--port", str(self.port), *extra,
         ]  # fmt: skip
         with log.open("ab") as out:
             self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)

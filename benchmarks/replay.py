@@ -250,9 +250,10 @@ class TideSession:
         self.generations: list[dict] = []
         generations = self.generations
 
-        # A plain function: pygls marks what it registers, which a bound method refuses.
+        # A plain function: pygls marks what it registers, which a bound method refuses. The
+        # time it came lets the team benchmark find the run in llama-server's log.
         def on_generation(params: Any) -> None:
-            generations.append(as_dict(params))
+            generations.append({**as_dict(params), "received_s": time.perf_counter()})
 
         self.editor.client.feature("tide/generation")(on_generation)
         self.requests: list[RequestFact] = []
@@ -720,20 +721,30 @@ def finish(records: list[dict], args: argparse.Namespace) -> dict:
     return summary
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--name", default="run", help="results go to results/replay-NAME*.json*")
+def add_typing_arguments(parser: argparse.ArgumentParser) -> None:
+    """The corpus and the typist: the choice of regions and the pauses, which the team benchmark
+    (benchmarks/team.py) takes over as they are."""
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--files-per-language", type=int, default=3)
     parser.add_argument("--regions-per-file", type=int, default=1)
-    parser.add_argument("--regions", type=int, default=0, help="at most this many regions (0: all)")
-    parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--lines", type=int, default=6, help="lines per region")
     parser.add_argument("--max-region-chars", type=int, default=320)
     parser.add_argument("--key-ms", type=float, default=Pauses.key_ms)
     parser.add_argument("--arrival-ms", type=float, default=Pauses.arrival_ms)
     parser.add_argument("--line-ms", type=float, default=Pauses.line_ms)
     parser.add_argument("--punctuation-ms", type=float, default=Pauses.punctuation_ms)
+
+
+def pauses_from(args: argparse.Namespace) -> Pauses:
+    return Pauses(args.key_ms, args.arrival_ms, args.line_ms, args.punctuation_ms)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--name", default="run", help="results go to results/replay-NAME*.json*")
+    add_typing_arguments(parser)
+    parser.add_argument("--regions", type=int, default=0, help="at most this many regions (0: all)")
+    parser.add_argument("--configs", default=",".join(CONFIGS))
     # llama.vim's window (256 lines before, 64 after) is cut by llama-server to its 2048-token
     # batch; the request then needs more than the peer benchmark's 2048 cells of context.
     parser.add_argument("--vim-context", type=int, default=4096, help="llama-server's -c")
@@ -751,7 +762,7 @@ def main() -> int:
         "--summarize", action="store_true", help="only recompute the summary from the .jsonl"
     )
     args = parser.parse_args()
-    args.pauses = Pauses(args.key_ms, args.arrival_ms, args.line_ms, args.punctuation_ms)
+    args.pauses = pauses_from(args)
     if args.summarize:
         path = RESULTS / f"replay-{args.name}.jsonl"
         rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
