@@ -19,6 +19,10 @@ class GenerationParams:
     # Background work (fixes, scoring) runs on a second KV sequence, so the completion cache
     # survives it.
     background: bool = False
+    # Text the completion probably repeats most of (the region a next-edit rewrite starts
+    # from): an engine may verify it in batches, speculatively, to go faster; what it yields is
+    # the same as without it. Only greedy generation without healing uses it.
+    draft: str = ""
 
 
 @dataclass

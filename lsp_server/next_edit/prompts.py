@@ -131,10 +131,21 @@ def _lines_after(text: str, end: int, count: int) -> str:
     return text[end:stop]
 
 
-def user_message(layout: Layout, request: NextEditRequest, before: int, after: int) -> str:
+def marked_region(layout: Layout, request: NextEditRequest) -> str:
+    """The region's text with the cursor marked in it."""
     region = request.region
     cursor = min(max(request.cursor, region.start), region.end) - region.start
-    marked = region.text[:cursor] + layout.cursor + region.text[cursor:]
+    return region.text[:cursor] + layout.cursor + region.text[cursor:]
+
+
+def draft_for(layout: Layout, request: NextEditRequest) -> str:
+    """What an answer that changes nothing would be: models repeat the cursor marker too."""
+    return f"{marked_region(layout, request)}\n{layout.region_end}"
+
+
+def user_message(layout: Layout, request: NextEditRequest, before: int, after: int) -> str:
+    region = request.region
+    marked = marked_region(layout, request)
     above = _lines_before(request.text, region.start, before)
     below = _lines_after(request.text, region.end, after)
     diff = diff_text(request.hunks, request.path_of)

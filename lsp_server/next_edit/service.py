@@ -21,7 +21,14 @@ from ..text.documents import DocumentStore, Snapshot
 from ..text.line_index import Pos
 from .edit import NextEdit, refusal, region_edit, rejection
 from .history import EditHistory
-from .prompts import Layout, NextEditRequest, build_prompt, layout_for, rewrite_from
+from .prompts import (
+    Layout,
+    NextEditRequest,
+    build_prompt,
+    draft_for,
+    layout_for,
+    rewrite_from,
+)
 from .region import Region, choose_region
 
 log = logging.getLogger(__name__)
@@ -68,7 +75,9 @@ def rewrite_region(
     )
     if prompt is None:
         return Rewrite(None, "the model has no chat format, or the region does not fit")
-    params = GenerationParams(max_tokens=budget, background=True)
+    # Most of a rewrite copies the region: with it as the draft, an engine that can verify
+    # drafts decodes the copied runs a batch at a time.
+    params = GenerationParams(max_tokens=budget, background=True, draft=draft_for(layout, request))
     stats = GenerationStats()
     limit = _RUNAWAY_FACTOR * len(request.region.text) + _RUNAWAY_SLACK
     answer = ""

@@ -23,6 +23,7 @@ from ...completion.prompts import Prompt, detect_template
 from ...errors import EngineError, ModelError
 from ..base import Engine, GenerationParams, GenerationStats, TokenScore
 from ..chat import chat_template_prompt
+from ..draft import generate_drafted
 from ..generation import generate, room_for
 from ..reuse import common_prefix
 from ..sampling import HealingVocab, choose, log_softmax
@@ -40,6 +41,10 @@ PROMPT_BATCH = 512
 # memory: llama.cpp sizes each context's compute buffer by its batch, and scoring copies out a
 # row of logits (600 KB) per token of the batch.
 AUX_BATCH = 32
+# Tokens a drafted generation evaluates at once. On two cores a batch costs about half a
+# token's time per token (the 0.5B model: one token 20 ms, 16 tokens 176 ms, 32 tokens 329 ms),
+# so a long proposal that the output leaves early wastes more than it saves.
+DRAFT_BATCH = 16
 
 _TOKEN_ATTR_CONTROL = 1 << 3
 # ggml_log_level: 1 debug, 2 info, 3 warn, 4 error, 5 continuation (logged as debug).
@@ -228,6 +233,23 @@ class LlamaCppEngine(Engine):
             return decoder.decode(self._llm.detokenize([token]))
 
         try:
+            if params.draft and params.temperature <= 0 and not params.heal:
+                yield from generate_drafted(
+                    "llama.cpp",
+                    params,
+                    room,
+                    cancelled,
+                    stats,
+                    draft=self.tokenize(params.draft),
+                    batch=min(DRAFT_BATCH, sequence.n_batch),
+                    prefill=lambda: sequence.prefill(tokens, cancelled, stats),
+                    pick=lambda logits: pick(logits, ""),
+                    is_end=self._is_end,
+                    piece=piece,
+                    advance=lambda batch: list(sequence.decode(batch, all_logits=True)),
+                    rewind=lambda n: sequence.truncate(len(sequence.tokens) - n),
+                )
+                return
             yield from generate(
                 "llama.cpp",
                 params,
