@@ -148,7 +148,7 @@ class StandIn:
                             self.connection.close()
                             return
                         chunk = (
-                            {"content": piece, "stop": False, "id_slot": stand_in.slot}
+                            {"content": piece, "stop": False, "id_slot": -1}
                             if native
                             else {"choices": [{"text": piece, "finish_reason": None}]}
                         )
@@ -162,9 +162,9 @@ class StandIn:
                             "predicted_n": len(stand_in.pieces),
                             "predicted_ms": 30.0,
                         }
-                        self.event(
-                            {"content": "", "stop": True, "stop_type": "eos", "timings": timings}
-                        )
+                        # As llama-server: the slot only in the last chunk.
+                        last = {"content": "", "stop": True, "stop_type": "eos"}
+                        self.event({**last, "timings": timings, "id_slot": stand_in.slot})
                     else:
                         self.event({"choices": [{"text": "", "finish_reason": "stop"}]})
                         usage = {"prompt_tokens": 17, "completion_tokens": len(stand_in.pieces)}

@@ -1,6 +1,7 @@
 """HttpEngine against a stand-in completion server on loopback: protocols, stops and failures."""
 
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -119,6 +120,25 @@ def test_llama_server_prompts_keep_to_the_slot_that_holds_their_cache(stand_in: 
     assert (stats.reused_tokens, stats.evaluated_tokens) == (10, 5)
     generate(engine, build_prompt(QWEN, "def add(a, b):\n    r", "\n"))
     assert stand_in.requests[-1][1]["id_slot"] == 2
+    assert stand_in.requests[-1][1]["timings_per_token"] is True
+
+
+def test_the_slot_is_learned_from_a_stream_cut_short(stand_in: StandIn) -> None:
+    stand_in.pieces = [f"tok{i} " for i in range(40)]
+    stand_in.interval = 0.005
+    stand_in.slot = 3
+    engine = HttpEngine(stand_in.url)
+    pieces = engine.stream(
+        build_prompt(QWEN, "a", "b"), GenerationParams(), lambda: False, GenerationStats()
+    )
+    next(pieces)
+    pieces.close()  # the cut has what it needs; the stream's last chunk is read off the worker
+    for _ in range(500):
+        if engine._slot == 3:
+            break
+        time.sleep(0.01)
+    generate(engine, build_prompt(QWEN, "a", "b"))
+    assert stand_in.requests[-1][1]["id_slot"] == 3
 
 
 def test_cancelled_while_the_server_is_silent(stand_in: StandIn) -> None:

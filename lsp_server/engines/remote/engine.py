@@ -20,6 +20,7 @@ import http.client
 import json
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
@@ -34,7 +35,7 @@ from ...completion.prompts import (
 from ...errors import EngineError
 from ..base import Engine, GenerationParams, GenerationStats, TokenScore
 from ..chat import Messages, chat_template_prompt
-from .client import HttpClient, excerpt, sse_events
+from .client import HttpClient, Stream, excerpt, sse_events
 from .text import (
     StopScanner,
     chunk_text,
@@ -52,6 +53,8 @@ ServerKind = Literal["llama-server", "llama-cpp-python", "openai"]
 _CHARS_PER_TOKEN = 4
 # OpenAI's own API refuses more stop strings than this; the rest are cut here on the client.
 _OPENAI_MAX_STOPS = 4
+# How long the rest of a stream may be read to learn llama-server's slot for this editor.
+_LEARN_SLOT_S = 10.0
 
 
 class HttpEngine(Engine):
@@ -202,6 +205,9 @@ class HttpEngine(Engine):
             "stream": True,
             "cache_prompt": True,
             "id_slot": self._slot,
+            # Without it the prompt's reuse comes only with the last chunk, which a stream cut
+            # short never reads.
+            "timings_per_token": True,
         }
 
     def _infill_body(self, prompt: Prompt, params: GenerationParams) -> dict[str, Any]:
@@ -291,12 +297,31 @@ class HttpEngine(Engine):
                 return
             raise self._client.ended(path, stream, exc) from exc
         finally:
-            stream.close()
+            if native and self._slot < 0 and not finished and not stream.reason:
+                # The slot comes only with the last chunk: read on to it, off the worker, once.
+                stream.detach(_LEARN_SLOT_S)
+                threading.Thread(target=self._learn_slot, args=(stream, path), daemon=True).start()
+            else:
+                stream.close()
             stats.generated_tokens = stats.generated_tokens or pieces
             if not stats.stop_reason:
                 stats.stop_reason = "done"
             total = (time.perf_counter() - start) * 1000
             stats.generate_ms = max(total - stats.prompt_ms, 0.0)
+
+    def _learn_slot(self, stream: Stream, path: str) -> None:
+        try:
+            for event in sse_events(stream.lines):
+                chunk = self._decode(path, event) if event != "[DONE]" else {}
+                slot = chunk.get("id_slot")
+                if chunk.get("stop") and isinstance(slot, int) and slot >= 0:
+                    self._slot = slot
+                    log.debug("%s keeps this editor's prompts in slot %d", self.url, slot)
+                    return
+        except (OSError, http.client.HTTPException, EngineError) as exc:
+            log.debug("the slot of %s was not learned: %s", self.url, exc)
+        finally:
+            stream.close()
 
     def _decode(self, path: str, event: str) -> dict[str, Any]:
         try:
