@@ -1,7 +1,12 @@
 /**
  * Tide for VS Code: starts `tide-lsp` over stdio and wires its inline completions, quick fixes,
  * status and progress into the editor. Logic worth testing lives in the pure modules beside this
- * one (status, settings, serverCommand, fixes, progress); this file only glues them to VS Code.
+ * one (status, settings, serverCommand, serverEnv, fixes, progress); this file only glues them to
+ * VS Code.
+ *
+ * The team server's API key is kept in SecretStorage and given to the server only in its process
+ * environment (`TIDE_API_KEY`), never in a setting, an LSP message or a log line: every line the
+ * extension and its language client write to the log goes through `redactingChannel`.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -30,6 +35,15 @@ import { applyWithoutAsking, FixCandidate, rankTideFixes } from './fixes';
 import { PercentTracker } from './progress';
 import { expandCommand, notFoundMessage, resolveServerCommand } from './serverCommand';
 import {
+  API_KEY_SECRET,
+  apiKeyLogLine,
+  apiKeySource,
+  checkApiKey,
+  redactingLog,
+  secretsToHide,
+  serverEnv,
+} from './serverEnv';
+import {
   affectsServer,
   completionsEnabledFor,
   didChangeConfigurationParams,
@@ -48,6 +62,18 @@ let lastStatus: TideStatusParams = { state: 'starting' };
 let serverCaps: ServerCapabilities | undefined;
 /** The settings the running server last received (initializationOptions or an update). */
 let lastSent: ServerSettings | undefined;
+/** The stored API key the running server was started with (undefined: none stored). */
+let keyInUse: string | undefined;
+/** Key changes, one at a time: each compares the stored key with `keyInUse` and restarts. */
+let keyChanges: Promise<void> = Promise.resolve();
+
+/**
+ * The log channel with every string (and error) that is written to it redacted of the API keys,
+ * the stored one and the environment's; the language client writes through it too.
+ */
+function redactingChannel(channel: vscode.LogOutputChannel): vscode.LogOutputChannel {
+  return redactingLog(channel, () => secretsToHide(process.env, keyInUse));
+}
 
 function config(): vscode.WorkspaceConfiguration {
   return vscode.workspace.getConfiguration('tide');
@@ -199,12 +225,19 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
     return;
   }
   log.info(`starting ${resolved.command} ${args.join(' ')} (found via ${resolved.via})`);
+  const secret = await context.secrets.get(API_KEY_SECRET);
+  keyInUse = secret;
+  const keyLine = apiKeyLogLine(apiKeySource(process.env, secret));
+  if (keyLine) {
+    log.info(keyLine);
+  }
 
   const serverOptions: ServerOptions = {
     command: resolved.command,
     args,
     // No `transport`: TransportKind.stdio would append `--stdio`, which tide-lsp does not take.
-    options: { env: { ...process.env, PYTHONUNBUFFERED: '1' } },
+    // The API key travels here and only here: the process environment is in no LSP message.
+    options: { env: serverEnv(process.env, secret) },
   };
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
@@ -404,6 +437,53 @@ async function fixAtCursor(): Promise<void> {
   await applyAction(lc, chosen.raw);
 }
 
+/**
+ * Restarts the server when the stored API key is not the one it was started with, so that it gets
+ * the new key (or none). Serialised: a command and SecretStorage's change event may both ask.
+ */
+function applyStoredKey(context: vscode.ExtensionContext): Promise<void> {
+  keyChanges = keyChanges
+    .then(async () => {
+      const stored = await context.secrets.get(API_KEY_SECRET);
+      if (stored === keyInUse) {
+        return;
+      }
+      log.info(`team server API key ${stored ? 'stored' : 'cleared'}: restarting the server`);
+      await stopClient();
+      await startClient(context);
+    })
+    .catch((err) => log.error(`restarting the server with the new API key: ${String(err)}`));
+  return keyChanges;
+}
+
+async function setApiKey(context: vscode.ExtensionContext): Promise<void> {
+  const value = await vscode.window.showInputBox({
+    title: 'Tide: team server API key',
+    prompt:
+      "The bearer key of the completion server that tide.model names (an http(s):// URL). Kept in VS Code's " +
+      'secret storage, never in a settings file; the server gets it in its environment as TIDE_API_KEY.',
+    password: true,
+    ignoreFocusOut: true,
+    validateInput: checkApiKey,
+  });
+  if (value === undefined || checkApiKey(value) !== undefined) {
+    return;
+  }
+  await context.secrets.store(API_KEY_SECRET, value.trim());
+  await applyStoredKey(context);
+  vscode.window.setStatusBarMessage('Tide: API key stored; the server restarted with it', 4000);
+}
+
+async function clearApiKey(context: vscode.ExtensionContext): Promise<void> {
+  if ((await context.secrets.get(API_KEY_SECRET)) === undefined) {
+    void vscode.window.showInformationMessage('Tide: no team server API key is stored.');
+    return;
+  }
+  await context.secrets.delete(API_KEY_SECRET);
+  await applyStoredKey(context);
+  vscode.window.setStatusBarMessage('Tide: API key cleared; the server restarted without it', 4000);
+}
+
 async function pullModel(): Promise<void> {
   if (!client || client.state !== State.Running) {
     void vscode.window.showErrorMessage('Tide: the server is not running.');
@@ -429,11 +509,12 @@ async function pullModel(): Promise<void> {
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
-  log = vscode.window.createOutputChannel('Tide', { log: true });
+  const channel = vscode.window.createOutputChannel('Tide', { log: true });
+  log = redactingChannel(channel);
   statusItem = vscode.window.createStatusBarItem('tide.status', vscode.StatusBarAlignment.Right, 100);
   statusItem.name = 'Tide';
   statusItem.command = 'tide.toggle';
-  context.subscriptions.push(log, statusItem);
+  context.subscriptions.push(channel, statusItem);
   renderStatus();
 
   context.subscriptions.push(
@@ -448,6 +529,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand('tide.restartServer', async () => {
       await stopClient();
       await startClient(context);
+    }),
+    vscode.commands.registerCommand('tide.setApiKey', () => setApiKey(context)),
+    vscode.commands.registerCommand('tide.clearApiKey', () => clearApiKey(context)),
+    // A key stored or cleared in another window reaches this window's server too.
+    context.secrets.onDidChange((e) => {
+      if (e.key === API_KEY_SECRET) {
+        void applyStoredKey(context);
+      }
     }),
     vscode.workspace.onDidChangeConfiguration(async (e) => {
       if (!e.affectsConfiguration('tide')) {

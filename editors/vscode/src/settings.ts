@@ -8,6 +8,9 @@
  * default applies; `enable` and `disabledLanguages` are always sent. The server merges each
  * update into its current settings, so a key that was sent before and is now back at its default
  * is sent as `null` (see `settingsUpdate`), which asks the server for its default again.
+ *
+ * The team server's API key is not a setting here (settings files are synced and shared, and a
+ * workspace's `.vscode/settings.json` is a file in the workspace): see `serverEnv.ts`.
  */
 
 export interface ServerSettings {
@@ -30,13 +33,17 @@ export interface ServerSettings {
   precompute?: boolean;
   moveKv?: boolean;
   adapter?: string;
+  serverTimeout?: number;
+  serverCaFile?: string;
 }
 
 /** Reads one setting below `tide.`; `vscode.WorkspaceConfiguration.get` fits. */
 export type SettingReader = (key: string) => unknown;
 
-const STRING_KEYS = ['model', 'modelDir', 'logLevel', 'engine', 'unlikelySeverity', 'adapter'] as const;
+const STRING_KEYS = ['model', 'modelDir', 'logLevel', 'engine', 'unlikelySeverity', 'adapter', 'serverCaFile'] as const;
 const INT_KEYS = ['contextBudget', 'maxTokens', 'maxLines', 'threads', 'candidates', 'testTimeout'] as const;
+/** Positive numbers, fractions allowed (seconds); the server checks the range. */
+const NUMBER_KEYS = ['serverTimeout'] as const;
 const BOOL_KEYS = ['enable', 'diagnostics', 'verifyFixes', 'runTests', 'precompute', 'moveKv'] as const;
 
 /** Boolean keys sent only when they differ from these defaults (the server's defaults too). */
@@ -49,7 +56,7 @@ const BOOL_DEFAULTS: Record<string, boolean> = {
 };
 
 /** Every `tide.*` key that the server receives. */
-export const SERVER_KEYS: readonly string[] = [...STRING_KEYS, ...INT_KEYS, ...BOOL_KEYS, 'disabledLanguages'];
+export const SERVER_KEYS: readonly string[] = [...STRING_KEYS, ...INT_KEYS, ...NUMBER_KEYS, ...BOOL_KEYS, 'disabledLanguages'];
 
 /** Every setting (below `tide.`) whose change must reach the server. */
 export function affectsServer(key: string): boolean {
@@ -80,6 +87,17 @@ export function toServerSettings(read: SettingReader, problems: string[] = []): 
     }
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
       problems.push(`tide.${key} must be a positive integer (got ${JSON.stringify(v)})`);
+      continue;
+    }
+    out[key] = v;
+  }
+  for (const key of NUMBER_KEYS) {
+    const v = read(key);
+    if (v === undefined || v === null || v === '') {
+      continue;
+    }
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+      problems.push(`tide.${key} must be a positive number (got ${JSON.stringify(v)})`);
       continue;
     }
     out[key] = v;

@@ -27,6 +27,8 @@ const defaults: Record<string, unknown> = {
   testTimeout: null,
   logLevel: '',
   adapter: '',
+  serverTimeout: null,
+  serverCaFile: '',
 };
 
 function reader(overrides: Record<string, unknown> = {}) {
@@ -124,4 +126,38 @@ test('the adapter setting is sent when set, left to the server when empty', () =
   assert.equal(toServerSettings(reader()).adapter, undefined);
   assert.equal(toServerSettings(reader({ adapter: ' off ' })).adapter, 'off');
   assert.ok(affectsServer('adapter'));
+});
+
+test('serverTimeout is a positive number of seconds, fractions allowed', () => {
+  assert.equal(toServerSettings(reader()).serverTimeout, undefined);
+  assert.equal(toServerSettings(reader({ serverTimeout: 30 })).serverTimeout, 30);
+  assert.equal(toServerSettings(reader({ serverTimeout: 0.5 })).serverTimeout, 0.5);
+  assert.equal(toServerSettings(reader({ serverTimeout: 2.25 })).serverTimeout, 2.25);
+  for (const bad of [0, -1, 'fast', Number.NaN, Number.POSITIVE_INFINITY, true]) {
+    const problems: string[] = [];
+    assert.equal(toServerSettings(reader({ serverTimeout: bad }), problems).serverTimeout, undefined);
+    assert.equal(problems.length, 1);
+    assert.match(problems[0], /tide\.serverTimeout must be a positive number/);
+  }
+  assert.ok(affectsServer('serverTimeout'));
+});
+
+test('serverCaFile is sent when set, left to the server when empty', () => {
+  assert.equal(toServerSettings(reader()).serverCaFile, undefined);
+  assert.equal(toServerSettings(reader({ serverCaFile: ' /etc/team/ca.pem ' })).serverCaFile, '/etc/team/ca.pem');
+  const problems: string[] = [];
+  assert.equal(toServerSettings(reader({ serverCaFile: 42 }), problems).serverCaFile, undefined);
+  assert.match(problems.join('\n'), /tide\.serverCaFile must be a string/);
+  assert.ok(affectsServer('serverCaFile'));
+  // Back to empty: the update asks the server for its default again.
+  const before = toServerSettings(reader({ serverCaFile: '/ca.pem', serverTimeout: 3 }));
+  const after = toServerSettings(reader());
+  assert.deepEqual(settingsUpdate(before, after), { enable: true, disabledLanguages: [], serverCaFile: null, serverTimeout: null });
+});
+
+test('an API key is never a setting: one written into settings.json is not sent', () => {
+  const s = toServerSettings(reader({ apiKey: 'sk-in-a-file', model: 'http://team:8080' }));
+  assert.equal('apiKey' in s, false);
+  assert.equal(JSON.stringify(s).includes('sk-in-a-file'), false);
+  assert.equal(affectsServer('apiKey'), false);
 });
