@@ -4,7 +4,11 @@ cycle, dismiss) fed with inline completion items shaped as the server sends them
 
 from __future__ import annotations
 
-from conftest import feed, save_result
+import json
+import sys
+import textwrap
+
+from conftest import feed, save_result, wait_until
 
 MISSING = {"cmd": "/nonexistent/tide-lsp", "ghost_text": {"mode": "plugin"}}
 
@@ -32,9 +36,12 @@ def test_every_server_setting_is_accepted(nvim_factory):
         "adapter": "off",
         "precompute": False,
         "unlikelySeverity": "off",
+        "serverTimeout": 2.5,
+        "serverCaFile": "/etc/team/ca.pem",
     }
     nvim = nvim_factory({**MISSING, "settings": settings})
     assert nvim.exec_lua("return require('tide').settings") == settings
+    assert "unknown setting" not in nvim.exec_lua("return vim.fn.execute('messages')")
 
 
 def test_bad_settings_are_reported_and_dropped(nvim_factory):
@@ -191,3 +198,170 @@ def test_pure_helpers(nvim_factory):
         False,
         True,
     ]
+
+
+# A stand-in for tide-lsp: records the environment variables named on its command line and every
+# message it gets (answering initialize and shutdown), so a test sees what reached the process.
+FAKE_SERVER = textwrap.dedent(
+    """
+    import json, os, sys
+
+    out, names = sys.argv[1], sys.argv[2].split(",")
+    seen = {"env": {n: os.environ.get(n) for n in names}, "messages": []}
+
+    def read():
+        headers = {}
+        while True:
+            line = sys.stdin.buffer.readline()
+            if not line:
+                return None
+            line = line.strip()
+            if not line:
+                break
+            k, v = line.decode().split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+        return json.loads(sys.stdin.buffer.read(int(headers["content-length"])))
+
+    def send(msg):
+        body = json.dumps({"jsonrpc": "2.0", **msg}).encode()
+        sys.stdout.buffer.write(b"Content-Length: %d\\r\\n\\r\\n" % len(body) + body)
+        sys.stdout.buffer.flush()
+
+    def save():
+        with open(out + ".tmp", "w") as f:
+            json.dump(seen, f)
+        os.replace(out + ".tmp", out)
+
+    save()
+    while (msg := read()) is not None:
+        seen["messages"].append({"method": msg.get("method"), "params": msg.get("params")})
+        save()
+        if msg.get("method") == "initialize":
+            send({"id": msg["id"], "result": {"capabilities": {}}})
+        elif msg.get("method") == "shutdown":
+            send({"id": msg["id"], "result": None})
+        elif msg.get("method") == "exit":
+            break
+    """
+)
+ENV_NAMES = "TIDE_API_KEY,TIDE_TEST_EXTRA,TIDE_TEST_INHERITED"
+
+
+def _fake_server(tmp_path):
+    script = tmp_path / "fake_tide_lsp.py"
+    script.write_text(FAKE_SERVER)
+    out = tmp_path / "seen.json"
+    ws = tmp_path / "ws"
+    (ws / ".git").mkdir(parents=True)
+    (ws / "a.py").write_text("x = 1\n")
+    return [sys.executable, str(script), str(out), ENV_NAMES], out, ws
+
+
+def _seen(out, method=None, timeout=30):
+    def ready():
+        if not out.exists():
+            return None
+        seen = json.loads(out.read_text())
+        if method and not any(m["method"] == method for m in seen["messages"]):
+            return None
+        return seen
+
+    seen = wait_until(ready, timeout)
+    assert seen, f"the server process recorded no {method or 'start'} in {timeout} s"
+    return seen
+
+
+def _open(nvim, ws):
+    nvim.command(f"cd {ws}")
+    nvim.command("edit a.py")
+
+
+def test_cmd_env_reaches_the_server_process_and_no_key_is_shown(nvim_factory, tmp_path, monkeypatch):
+    cmd, out, ws = _fake_server(tmp_path)
+    monkeypatch.setenv("TIDE_API_KEY", "from-neovims-env")
+    monkeypatch.setenv("TIDE_TEST_INHERITED", "kept")
+    key, settings_key = "sk-from-cmd-env-8f3a", "sk-in-settings-51c2"
+    nvim = nvim_factory(
+        {
+            "cmd": cmd,
+            "cmd_env": {"TIDE_API_KEY": key, "TIDE_TEST_EXTRA": 12},
+            "ghost_text": {"mode": "plugin"},
+            "settings": {
+                "model": "http://127.0.0.1:9/",
+                "apiKey": settings_key,
+                "serverTimeout": 2.5,
+                "serverCaFile": "/etc/team/ca.pem",
+                "bogus": settings_key,
+            },
+        }
+    )
+    _open(nvim, ws)
+    seen = _seen(out, "initialized")
+    # cmd_env over Neovim's environment, the rest of which the server inherits.
+    assert seen["env"] == {"TIDE_API_KEY": key, "TIDE_TEST_EXTRA": "12", "TIDE_TEST_INHERITED": "kept"}
+    init = next(m for m in seen["messages"] if m["method"] == "initialize")["params"]
+    assert init["initializationOptions"] == {
+        "model": "http://127.0.0.1:9/",
+        "apiKey": settings_key,
+        "serverTimeout": 2.5,
+        "serverCaFile": "/etc/team/ca.pem",
+    }
+    # Neovim's own didChangeConfiguration after `initialized` carries the client's settings, which
+    # leave the key out (the server merges, so it keeps the one it has); a change through the
+    # plugin sends every setting, the key too.
+    assert nvim.exec_lua("return require('tide').set('serverTimeout', 3)") is True
+
+    def changed():
+        seen = json.loads(out.read_text())
+        return [
+            m["params"]["settings"]["tide"]
+            for m in seen["messages"]
+            if m["method"] == "workspace/didChangeConfiguration"
+            and m["params"]["settings"]["tide"].get("serverTimeout") == 3
+        ]
+
+    change = wait_until(changed, 30)
+    assert change, "no didChangeConfiguration with the new serverTimeout"
+    assert change[-1]["apiKey"] == settings_key
+    assert change[-1]["serverCaFile"] == "/etc/team/ca.pem"
+    assert nvim.exec_lua("return require('tide').set('serverTimeout', 0)") is False
+
+    # Nothing the plugin shows, nor Neovim's own :checkhealth vim.lsp, holds either key.
+    shown = [
+        nvim.exec_lua("return vim.inspect(vim.lsp.config.tide)"),
+        nvim.exec_lua("return vim.inspect(vim.lsp.get_clients({name='tide'})[1].settings)"),
+        nvim.exec_lua("return vim.fn.execute('TideStatus')"),
+    ]
+    for health in ("tide", "vim.lsp"):
+        nvim.command(f"checkhealth {health}")
+        shown.append("\n".join(nvim.current.buffer[:]))
+        nvim.command("bwipeout")
+    shown.append(nvim.exec_lua("return vim.fn.execute('messages')"))
+    text = "\n".join(shown)
+    save_result("team-server-shown.txt", text)
+    assert key not in text and settings_key not in text
+    assert "team server API key: from settings.apiKey" in text
+    assert 'unknown setting "bogus"' in text
+    assert "serverTimeout must be a positive number" in text
+
+
+def test_neovims_tide_api_key_passes_through(nvim_factory, tmp_path, monkeypatch):
+    cmd, out, ws = _fake_server(tmp_path)
+    monkeypatch.setenv("TIDE_API_KEY", "from-neovims-env")
+    nvim = nvim_factory({"cmd": cmd, "ghost_text": {"mode": "plugin"}, "settings": {"model": "http://127.0.0.1:9/"}})
+    # Without cmd_env the config's cmd is the plain list.
+    assert nvim.exec_lua("return vim.lsp.config.tide.cmd") == cmd
+    _open(nvim, ws)
+    seen = _seen(out, "initialize")
+    assert seen["env"]["TIDE_API_KEY"] == "from-neovims-env"
+    init = next(m for m in seen["messages"] if m["method"] == "initialize")["params"]
+    assert "apiKey" not in init["initializationOptions"]
+    nvim.command("checkhealth tide")
+    assert "team server API key: from TIDE_API_KEY in Neovim's environment" in "\n".join(nvim.current.buffer[:])
+
+
+def test_bad_cmd_env_is_reported_by_name(nvim_factory):
+    nvim = nvim_factory({**MISSING, "cmd_env": {"TIDE_API_KEY": {"nested": "sk-nested-77"}}})
+    messages = nvim.exec_lua("return vim.fn.execute('messages')")
+    assert "cmd_env.TIDE_API_KEY must be a string" in messages
+    assert "sk-nested-77" not in messages

@@ -24,12 +24,19 @@ M.defaults = {
   cmd = nil,
   --- Extra arguments after the command, e.g. { '--log-file', '/tmp/tide.log' }.
   args = {},
+  --- Environment variables for the server process, over Neovim's own (which it inherits, so a
+  --- TIDE_API_KEY in Neovim's environment reaches the server as it is), e.g. a team server's key
+  --- from another variable: { TIDE_API_KEY = os.getenv('MY_TEAM_KEY') }. Kept out of
+  --- vim.lsp.config('tide'), so that `:checkhealth vim.lsp` does not print the values.
+  cmd_env = nil,
   filetypes = M.default_filetypes,
   root_markers = { '.git', 'pyproject.toml', 'setup.py', 'package.json', 'go.mod', 'Cargo.toml' },
   --- Server settings (camelCase, as the server names them; `:help tide-settings`): model,
   --- modelDir, engine, adapter, contextBudget, suffixShare, crossFileBudget, contextLength,
   --- maxTokens, maxLines, candidates, precompute, moveKv, threads, enable, disabledLanguages,
-  --- diagnostics, unlikelySeverity, verifyFixes, runTests, testTimeout, logLevel.
+  --- diagnostics, unlikelySeverity, verifyFixes, runTests, testTimeout, logLevel, and for a
+  --- team's completion server (model = 'http(s)://...'): serverTimeout, serverCaFile, apiKey
+  --- (better left out: the server reads TIDE_API_KEY from its environment; see cmd_env).
   --- Sent as `initializationOptions` and as `{settings = {tide = ...}}`.
   settings = {},
   ghost_text = {
@@ -84,8 +91,51 @@ local SETTING_TYPES = {
   runTests = 'boolean',
   testTimeout = 'integer',
   logLevel = 'string',
+  serverTimeout = 'positive',
+  serverCaFile = 'string',
+  apiKey = 'string',
 }
 M.setting_types = SETTING_TYPES
+
+--- Settings whose values are secret: sent to the server, never shown (not in a message, not in
+--- :checkhealth, not in the client's settings that `:checkhealth vim.lsp` prints).
+M.secret_settings = { apiKey = true }
+
+--- A copy of `settings` without the secret ones.
+function M.public_settings(settings)
+  local out = {}
+  for k, v in pairs(settings or {}) do
+    if not M.secret_settings[k] then
+      out[k] = v
+    end
+  end
+  return out
+end
+
+--- The `cmd_env` option checked: a table of names to strings (numbers and booleans turned into
+--- strings, as vim.system does), or nil; and the problems, which name variables, never values.
+---@return table<string,string>|nil env, string[] problems
+function M.cmd_env(opts)
+  local env, problems = nil, {}
+  local raw = opts.cmd_env
+  if raw == nil or raw == vim.NIL then
+    return nil, problems
+  end
+  if type(raw) ~= 'table' then
+    return nil, { 'cmd_env must be a table of environment variables' }
+  end
+  for name, value in pairs(raw) do
+    if type(name) ~= 'string' or name == '' then
+      problems[#problems + 1] = 'cmd_env: variable names must be strings'
+    elseif type(value) == 'string' or type(value) == 'number' or type(value) == 'boolean' then
+      env = env or {}
+      env[name] = tostring(value)
+    elseif value ~= vim.NIL then
+      problems[#problems + 1] = ('cmd_env.%s must be a string'):format(name)
+    end
+  end
+  return env, problems
+end
 
 --- Merges user options over the defaults (lists replace, tables merge).
 ---@param user table|nil
@@ -108,6 +158,12 @@ function M.server_settings(settings)
         clean[key] = value
       else
         problems[#problems + 1] = ('%s must be a positive integer'):format(key)
+      end
+    elseif want == 'positive' then
+      if type(value) == 'number' and value > 0 and value < math.huge then
+        clean[key] = value
+      else
+        problems[#problems + 1] = ('%s must be a positive number'):format(key)
       end
     elseif want == 'count' then
       if type(value) == 'number' and value == math.floor(value) and value >= 0 then

@@ -50,6 +50,23 @@ function M.check()
   for _, p in ipairs(problems) do
     health.warn('settings: ' .. p)
   end
+  if type(settings.model) == 'string' and settings.model:match('^https?://') then
+    -- Where the team server's key comes from; never the key itself.
+    local env = require('tide.config').cmd_env(opts) or {}
+    local from
+    if settings.apiKey then
+      from = 'settings.apiKey (better: TIDE_API_KEY in the environment, or cmd_env)'
+    elseif env.TIDE_API_KEY then
+      from = 'cmd_env.TIDE_API_KEY'
+    elseif vim.env.TIDE_API_KEY then
+      from = "TIDE_API_KEY in Neovim's environment"
+    end
+    if from then
+      health.info('team server API key: from ' .. from)
+    else
+      health.info('team server API key: none (the server asks without one)')
+    end
+  end
 
   health.start('tide: state')
   local clients = vim.lsp.get_clients({ name = 'tide' })

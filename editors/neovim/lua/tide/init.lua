@@ -35,8 +35,38 @@ end
 
 local function notify_settings()
   for _, client in ipairs(vim.lsp.get_clients({ name = 'tide' })) do
-    client.settings = { tide = M.settings }
+    -- The client keeps (and `:checkhealth vim.lsp` prints) the settings without the secret ones;
+    -- the notification carries them all.
+    client.settings = { tide = config.public_settings(M.settings) }
     client:notify('workspace/didChangeConfiguration', { settings = { tide = M.settings } })
+  end
+end
+
+--- Adds the secret settings (apiKey) to `initialize`'s initializationOptions as it is sent: they
+--- are kept out of vim.lsp.config('tide'), whose fields `:checkhealth vim.lsp` prints.
+local function before_init(params)
+  local secret = {}
+  for key in pairs(config.secret_settings) do
+    if M.settings[key] ~= nil then
+      secret[key] = M.settings[key]
+    end
+  end
+  if next(secret) then
+    local init = params.initializationOptions
+    params.initializationOptions = vim.tbl_extend('force', type(init) == 'table' and init or {}, secret)
+  end
+end
+
+--- The server command for vim.lsp.config: the list itself, or, with `cmd_env`, a function that
+--- starts the list with those variables over Neovim's environment. The function keeps the values
+--- out of the config (a `cmd_env` field there is printed by `:checkhealth vim.lsp`).
+local function server_cmd(list, env)
+  if not env then
+    return list
+  end
+  return function(dispatchers, cfg)
+    cfg = cfg or {}
+    return vim.lsp.rpc.start(list, dispatchers, { cwd = cfg.cmd_cwd, env = env, detached = cfg.detached })
   end
 end
 
@@ -203,6 +233,10 @@ function M.setup(user)
   for _, p in ipairs(problems) do
     vim.notify('Tide settings: ' .. p, vim.log.levels.WARN)
   end
+  local env, env_problems = config.cmd_env(opts)
+  for _, p in ipairs(env_problems) do
+    vim.notify('Tide: ' .. p, vim.log.levels.WARN)
+  end
   M.settings = settings
   inline.opts = {
     debounce_ms = opts.ghost_text.debounce_ms,
@@ -215,12 +249,16 @@ function M.setup(user)
   create_commands()
 
   local cmd, err = config.resolve_cmd(opts)
+  --- The resolved server command (a list), whatever form vim.lsp.config holds it in.
+  M.cmd = cmd
+  local public = config.public_settings(settings)
   vim.lsp.config('tide', {
-    cmd = cmd or { 'tide-lsp' },
+    cmd = server_cmd(cmd or { 'tide-lsp' }, env),
     filetypes = opts.filetypes,
     root_markers = opts.root_markers,
-    init_options = settings,
-    settings = { tide = settings },
+    init_options = public,
+    settings = { tide = public },
+    before_init = before_init,
     capabilities = {
       textDocument = { inlineCompletion = { dynamicRegistration = false } },
       window = { workDoneProgress = true },
