@@ -114,6 +114,11 @@ class Settings:
     # Tokens of other files' definitions and related snippets, ahead of the window; 0 is off.
     cross_file_budget: int = _setting(256, int, _int_range(0, 16384))
     max_tokens: int = _setting(128, int, _int_range(1, 1024))
+    # A suggestion still being generated this long after its request is shown as far as it
+    # goes (whole words), and the rest is served on the next key, from the generation that went
+    # on meanwhile: after Enter the user pauses about half a second, and a suggestion that
+    # comes later is never seen. 0 waits for the whole suggestion.
+    answer_within_ms: int = _setting(400, int, _int_range(0, 60000))
     # Lines a completion may span where the syntax asks for a block (after `def ...:`, `{`);
     # elsewhere a completion is one line.
     max_lines: int = _setting(8, int, _int_range(1, 200))

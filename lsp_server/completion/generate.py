@@ -6,7 +6,9 @@ changing or the scheduler's queue.
 """
 
 import logging
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..config import Settings
@@ -29,6 +31,18 @@ SAMPLE_TEMPERATURE = 0.8  # alternatives for cycling should differ from the gree
 # How far past its budget a held window's prefix may grow before its start moves: half the
 # budget is a dozen lines typed in one place, and a prompt still far inside the context.
 HELD_SLACK = 0.5
+# A word the model may still be in the middle of: a partial answer ends before it.
+_OPEN_WORD = re.compile(r"\w+$")
+
+
+@dataclass(frozen=True)
+class Early:
+    """A request that takes what is ready at `at` (time.perf_counter()) rather than wait for
+    the whole suggestion, when generating it is what takes the time; `give` hands it over,
+    once, from the worker."""
+
+    at: float
+    give: Callable[["CompletionResult"], None]
 
 
 @dataclass(frozen=True)
@@ -111,9 +125,14 @@ class Generator:
         return self.engine.prepare(layout.prompt, ticket.is_cancelled)
 
     def generate(
-        self, request: GenerationRequest, ticket: Ticket, layout: Layout | None = None
+        self,
+        request: GenerationRequest,
+        ticket: Ticket,
+        layout: Layout | None = None,
+        early: Early | None = None,
     ) -> CompletionResult:
-        """The ranked completions for `request`, on `layout` when it was made already."""
+        """The ranked completions for `request`, on `layout` when it was made already; with
+        `early`, what is ready by its time is handed over while generation goes on."""
         start = time.perf_counter()
         settings, snapshot = request.settings, request.snapshot
         text = snapshot.text
@@ -157,9 +176,29 @@ class Generator:
             )
             pieces = self.engine.stream(prompt, params, ticket.is_cancelled, stats)
             try:
-                for piece in pieces:
+                for fed, piece in enumerate(pieces):
                     if healed.feed(piece):
                         break
+                    now = time.perf_counter()
+                    if early is not None and fed == 0 and now >= early.at:
+                        # The prompt alone took the time: whoever still waits now would rather
+                        # have the whole than its first word.
+                        early = None
+                    if early is not None and sample == 0 and now >= early.at:
+                        partial = _partial(healed.text, line_suffix)
+                        if partial:
+                            engine_ms = (time.perf_counter() - start) * 1000
+                            early.give(
+                                CompletionResult(
+                                    edit_for(partial),
+                                    self.engine.model_name,
+                                    engine_ms,
+                                    stats,
+                                    partial,
+                                    window_start=window.start,
+                                )
+                            )
+                            early = None
             finally:
                 pieces.close()
             if stats.stop_reason == "cancelled":
@@ -214,6 +253,14 @@ class Generator:
             discarded,
             window_start=window.start,
         )
+
+
+def _partial(text: str, line_suffix: str) -> str:
+    """The part of a suggestion still being generated that can be shown now: up to its last
+    whole word."""
+    shown = stop_at_suffix_opener(text, line_suffix)
+    shown = _OPEN_WORD.sub("", shown)
+    return shown if shown.strip() else ""
 
 
 def complete_once(

@@ -19,7 +19,7 @@ from ..runtime.inflight import InFlight
 from ..runtime.scheduler import Scheduler, Superseded, Ticket
 from ..text.documents import DocumentStore, Pos, Snapshot, snapshot_with_text
 from .edit import Edit, line_around, make_edit
-from .generate import GenerationRequest, Generator, Plan
+from .generate import Early, GenerationRequest, Generator, Plan
 from .head import Head, HeadPolicy, fingerprint, line_of
 from .result import CompletionResult
 from .trigger import Trigger, decide, skip_reason
@@ -116,18 +116,61 @@ class CompletionService:
                 self._compute_ahead(generator, snapshot, cursor, through, settings)
                 return answer(through)
         buffers = self._documents.texts()
+        early, handed = self._early(snapshot, cursor, started, settings, invoked)
 
         def on_worker(ticket: Ticket) -> CompletionResult:
-            return self._generate(generator, snapshot, cursor, trigger, invoked, buffers, ticket)
+            return self._generate(
+                generator, snapshot, cursor, trigger, invoked, buffers, ticket, early=early
+            )
 
         try:
-            job = self._scheduler.run(uri, on_worker)
-            result = await self._inflight.start(uri, snapshot.text, cursor, job)
+            result, whole = await self._generation(uri, snapshot.text, cursor, on_worker, handed)
         except Superseded as exc:
             log.info("completion for %s dropped: %s", uri, exc)
             return answer(None, f"dropped: {exc}")
-        self._compute_ahead(generator, snapshot, cursor, result, settings)
+        if whole:
+            self._compute_ahead(generator, snapshot, cursor, result, settings)
         return answer(result)
+
+    async def _generation(
+        self,
+        uri: str,
+        text: str,
+        cursor: int,
+        on_worker: Callable[[Ticket], CompletionResult],
+        handed: "asyncio.Future[CompletionResult]",
+    ) -> tuple[CompletionResult, bool]:
+        """The generation's answer, or what it handed over early; whether it is the whole."""
+        job = self._scheduler.run(uri, on_worker)
+        flight = asyncio.ensure_future(self._inflight.start(uri, text, cursor, job))
+        try:
+            await asyncio.wait({flight, handed}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            flight.cancel()
+            raise
+        if flight.done():
+            return flight.result(), True
+        # The generation goes on for the next key, which the type-through cache then serves.
+        flight.add_done_callback(_consume)
+        return handed.result(), False
+
+    def _early(
+        self, snapshot: Snapshot, cursor: int, started: float, settings: Settings, invoked: bool
+    ) -> "tuple[Early | None, asyncio.Future[CompletionResult]]":
+        """Where a generation hands over what it has by the request's time limit, and the
+        future the request's answer then comes by; no hand-over when the user asked
+        explicitly (they wait for ranked alternatives) or the limit is off."""
+        future: asyncio.Future[CompletionResult] = asyncio.get_running_loop().create_future()
+        if invoked or not settings.answer_within_ms:
+            return None, future
+        loop = asyncio.get_running_loop()
+
+        def give(result: CompletionResult) -> None:
+            # On the worker: the next key may come before the generation ends.
+            self.type_through.remember(snapshot.uri, snapshot.text, cursor, result.text)
+            loop.call_soon_threadsafe(_settle, future, result)
+
+        return Early(started + settings.answer_within_ms / 1000, give), future
 
     async def _generator_now(self) -> Generator:
         engine = await self._engine()
@@ -148,6 +191,7 @@ class CompletionService:
         buffers: tuple[tuple[str, str], ...],
         ticket: Ticket,
         kind: str = "request",
+        early: Early | None = None,
     ) -> CompletionResult:
         """Context and generation, on the worker: the engine counts the context's tokens.
 
@@ -183,7 +227,7 @@ class CompletionService:
                     origin=head.origin if kept else ("window" if moved else cause),
                 )
             )
-        result = generator.generate(request, ticket, layout)
+        result = generator.generate(request, ticket, layout, early)
         if kind == "request":
             self._heads.settle(snapshot.uri, layout.window.start)
             shown = result.text if result.edit is not None else ""
@@ -335,3 +379,14 @@ def _accepted(before: Snapshot, edit: Edit) -> tuple[str, int]:
     """The document text and cursor once `edit` is accepted."""
     text = before.text[: edit.start] + edit.text + before.text[edit.end :]
     return text, edit.start + len(edit.text)
+
+
+def _settle(future: "asyncio.Future[CompletionResult]", result: CompletionResult) -> None:
+    if not future.done():
+        future.set_result(result)
+
+
+def _consume(flight: "asyncio.Future[CompletionResult]") -> None:
+    # The request was answered early; a generation superseded since then has nobody to tell.
+    if not flight.cancelled():
+        flight.exception()

@@ -5,7 +5,9 @@ and can hold a generation until the test lets it go, so a test can edit the docu
 generation runs. Beside the real-model end-to-end tests, never instead of them.
 """
 
+import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 from lsp_server.completion.prompts import Prompt, template_for_family
@@ -24,6 +26,11 @@ class ScriptedEngine(Engine):
         self.started = threading.Event()  # set once a generation has begun
         self.release = threading.Event()  # a generation streams only once this is set
         self.release.set()
+        # With `hold_after` pieces streamed (words), the rest waits for `resume`.
+        self.hold_after: int | None = None
+        self.resume = threading.Event()
+        self.held = threading.Event()  # set while a generation waits for `resume`
+        self.piece_s = 0.0  # between pieces, as a model takes time per token
         self.closed = False
 
     def count_tokens(self, text: str) -> int:
@@ -49,7 +56,17 @@ class ScriptedEngine(Engine):
             return
         stats.generated_tokens = self.count_tokens(answer)
         # Token healing: the answer re-types what the prompt was backed off by.
-        yield params.heal + answer
+        pieces = re.findall(r"\S+\s*|\s+", params.heal + answer)
+        for n, piece in enumerate(pieces):
+            if n:
+                time.sleep(self.piece_s)
+            if n == self.hold_after:
+                self.held.set()
+                self.resume.wait(10)
+                if cancelled():
+                    stats.stop_reason = "cancelled"
+                    return
+            yield piece
         stats.stop_reason = "eos"
 
     def score(self, text: str, cancelled: Callable[[], bool]) -> list[TokenScore] | None:

@@ -33,7 +33,9 @@ def service_for(engine: ScriptedEngine, **settings) -> tuple[CompletionService, 
     async def current() -> ScriptedEngine:
         return engine
 
-    config = Settings(precompute=False, **settings)
+    # The time limit is the one test's that is about it; elsewhere a slow machine must not
+    # turn a whole answer into a partial one.
+    config = Settings(**{"precompute": False, "answer_within_ms": 0, **settings})
     context = CountingContext()
     service = CompletionService(documents, Scheduler(), context, current, lambda: config)
     return service, documents
@@ -139,3 +141,39 @@ async def test_the_inline_handler_converts_with_the_answers_snapshot() -> None:
     assert item.insert_text == "x + y"
     assert item.range == types.Range(types.Position(1, 11), types.Position(1, 11))
     assert len(answered) == 1
+
+
+async def test_what_is_ready_by_the_time_limit_is_shown_and_the_rest_served_next_key() -> None:
+    engine = ScriptedEngine(["x + y if x else y"])
+    engine.piece_s = 0.2  # a slow model: the limit passes while it generates
+    engine.hold_after = 4  # and after "x + y if " it stops until the test lets it go on
+    service, documents = service_for(engine, answer_within_ms=300)
+    first = await service.complete(URI, CURSOR)
+    shown = first.result.text
+    assert shown and "x + y if x else y".startswith(shown) and len(shown) < 10
+    assert await asyncio.to_thread(engine.held.wait, 10)  # answered with the model still going
+    # Typed now, the first key is served from what was shown.
+    typed = TEXT[:26] + "x" + TEXT[26:]
+    assert service.type_through.lookup(URI, typed, 27) == shown[1:]
+    # The generation goes on after the answer, and its whole is remembered when it ends.
+    engine.resume.set()
+    for _ in range(500):
+        if service.type_through.lookup(URI, typed, 27) != shown[1:]:
+            break
+        await asyncio.sleep(0.01)
+    documents.change(URI, 2, [Change("x", CURSOR, CURSOR)])
+    second = await service.complete(URI, Pos(1, 12))
+    assert second.result.text == " + y if x else y"  # the whole, with no second model run
+    assert len(engine.prompts) == 1
+
+
+async def test_a_prompt_that_took_the_whole_limit_is_answered_whole() -> None:
+    engine = ScriptedEngine(["x + y if x else y"])
+    engine.piece_s = 0.05
+    engine.release.clear()
+    service, _ = service_for(engine, answer_within_ms=50)
+    task = asyncio.ensure_future(service.complete(URI, CURSOR))
+    await asyncio.to_thread(engine.started.wait, 10)
+    await asyncio.sleep(0.1)  # the prompt takes past the limit
+    engine.release.set()
+    assert (await task).result.text == "x + y if x else y"
