@@ -12,6 +12,7 @@ from lsp_server.engines.remote.client import sse_events
 from lsp_server.engines.remote.engine import HttpEngine
 from lsp_server.engines.remote.text import (
     StopScanner,
+    chunk_text,
     defang,
     family_from_name,
     infill_parts,
@@ -324,6 +325,17 @@ def test_stop_scanner_holds_back_possible_stop_starts() -> None:
     flushing = StopScanner(("<|x|>",))
     assert flushing.feed("end <|") == "end "
     assert flushing.flush() == "<|"
+
+
+def test_cached_prompt_tokens_reported_in_usage_count_as_reused() -> None:
+    stats = GenerationStats()
+    usage = {"prompt_tokens": 500, "completion_tokens": 7}
+    chunk_text(
+        {"choices": [], "usage": {**usage, "prompt_tokens_details": {"cached_tokens": 480}}},
+        False,
+        stats,
+    )
+    assert (stats.prompt_tokens, stats.reused_tokens, stats.evaluated_tokens) == (500, 480, 20)
 
 
 def test_sse_events_skip_comments_and_join_data_lines() -> None:

@@ -107,6 +107,11 @@ def chunk_text(chunk: dict[str, Any], infill: bool, stats: GenerationStats) -> t
     if isinstance(usage, dict):
         stats.prompt_tokens = int(usage.get("prompt_tokens") or stats.prompt_tokens)
         stats.generated_tokens = int(usage.get("completion_tokens") or stats.generated_tokens)
+        # vLLM's prefix cache (with --enable-prompt-tokens-details) and OpenAI's report this.
+        details = usage.get("prompt_tokens_details")
+        if isinstance(details, dict) and details.get("cached_tokens") is not None:
+            stats.reused_tokens = int(details["cached_tokens"])
+            stats.evaluated_tokens = max(stats.prompt_tokens - stats.reused_tokens, 0)
     if infill:
         final = bool(chunk.get("stop"))
         if final:
