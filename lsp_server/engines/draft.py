@@ -85,7 +85,10 @@ def generate_drafted(
     limit = min(params.max_tokens, room - 1)
     output: list[int] = []
     cursor = DraftCursor(draft)
-    calls = copied = 0
+    calls = copied = proposed = 0
+    # How many draft tokens to propose: doubled while the output keeps them all, cut to what
+    # it kept when it leaves the draft, since a batch costs nearly its length in tokens.
+    span = batch - 1
     try:
         logits = prefill()
         stats.prompt_ms = (time.perf_counter() - start) * 1000
@@ -104,9 +107,10 @@ def generate_drafted(
             if stats.stop_reason:
                 return
             cursor.follow(output)
-            proposal = cursor.proposal(min(batch - 1, limit - len(output)))
+            proposal = cursor.proposal(min(span, limit - len(output)))
             rows = advance([token, *proposal])
             calls += 1
+            proposed += len(proposal)
             kept = 0
             for guess in proposal:
                 choice, logprob = pick(rows[kept])
@@ -122,6 +126,8 @@ def generate_drafted(
                     return
                 cursor.follow(output)
             rewind(len(proposal) - kept)
+            if proposal:
+                span = min(2 * span, batch - 1) if kept == len(proposal) else max(kept, 1)
             logits = rows[kept]
     except EngineError:
         raise
@@ -132,10 +138,11 @@ def generate_drafted(
             stats.stop_reason = "done"
         stats.generate_ms = (time.perf_counter() - start) * 1000 - stats.prompt_ms
         log.debug(
-            "drafted: %d tokens in %d model calls, %d of them from the draft of %d",
+            "drafted: %d tokens in %d model calls, %d of the %d proposed from the draft of %d",
             len(output),
             calls,
             copied,
+            proposed,
             len(draft),
         )
 
