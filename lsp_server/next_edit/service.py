@@ -42,6 +42,10 @@ class StaleVersion(TideError):
     """The request is about a document version that is no longer the current one."""
 
 
+class Interrupted(Exception):
+    """The rewrite was cancelled before the model finished it."""
+
+
 @dataclass(frozen=True)
 class NextEditAnswer:
     """The suggestion for one request, with the snapshot its offsets refer to; without an
@@ -67,7 +71,8 @@ def rewrite_region(
     request: NextEditRequest,
     cancelled: Callable[[], bool],
 ) -> Rewrite:
-    """The model's rewrite of the request's region, read until it closes the region."""
+    """The model's rewrite of the request's region, read until it closes the region; raises
+    Interrupted when `cancelled()` stopped it."""
     region_tokens = engine.count_tokens(request.region.text)
     budget = min(region_tokens + region_tokens // 2 + 32, engine.n_ctx // 2)
     prompt = build_prompt(
@@ -87,7 +92,7 @@ def rewrite_region(
             if layout.region_end in answer or len(answer) > limit:
                 break
     if cancelled():
-        raise Superseded("cancelled")
+        raise Interrupted
     log.debug("next-edit answer (%s): %r", stats.stop_reason, answer[:400])
     text = rewrite_from(answer, layout, finished=stats.stop_reason == "eos")
     if text is None:
@@ -156,7 +161,12 @@ class NextEditService:
         layout = layout_for(engine.template.family)
 
         def job(ticket: Ticket) -> Rewrite:
-            return rewrite_region(engine, layout, request, ticket.is_cancelled)
+            try:
+                return rewrite_region(engine, layout, request, ticket.is_cancelled)
+            except Interrupted as exc:
+                # The ticket's reason tells a request that preempted the rewrite (which is
+                # tried again) from a newer rewrite that replaced it.
+                raise Superseded(ticket.reason) from exc
 
         try:
             rewrite = await in_background(self._scheduler, f"next-edit:{uri}", job)

@@ -67,3 +67,27 @@ def test_did_show_accepts_what_the_clients_send() -> None:
     ls, _, _ = server_with([])
     for shown in ({"item": {"command": None}}, {"item": {}}, {"item": []}, None):
         assert inline_edits.did_show_inline_edit(ls, _dict_to_object(shown)) is None
+
+
+async def test_the_server_feeds_its_edit_history_from_did_change() -> None:
+    from lsprotocol import types
+
+    from lsp_server.config import Settings
+    from lsp_server.lsp import sync
+    from lsp_server.lsp.server import create_server
+
+    ls = create_server(Settings(diagnostics=False))
+    item = types.TextDocumentItem(
+        uri=URI, language_id="python", version=1, text="def f(a):\n    return a\n"
+    )
+    sync.did_open(ls, types.DidOpenTextDocumentParams(item))
+    rename = types.TextDocumentContentChangePartial(
+        types.Range(types.Position(0, 6), types.Position(0, 7)), "b"
+    )
+    document = types.VersionedTextDocumentIdentifier(version=2, uri=URI)
+    sync.did_change(ls, types.DidChangeTextDocumentParams(document, [rename]))
+    (hunk,) = ls.next_edits.history.recent()
+    assert (hunk.line, hunk.before, hunk.after) == (0, "def f(a):", "def f(b):")
+    sync.did_close(ls, types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(URI)))
+    assert ls.next_edits.history.recent() == []
+    ls.scheduler.shutdown()

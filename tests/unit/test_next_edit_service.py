@@ -100,3 +100,18 @@ async def test_a_binary_document_and_a_model_without_chat_get_reasons() -> None:
     documents.open("file:///w/blob.py", "python", 1, "a\x00b\n")
     answer = await service.suggest("file:///w/blob.py", 1, Pos(0, 0))
     assert answer.edit is None and "binary" in answer.reason
+
+
+async def test_a_rewrite_preempted_by_a_completion_request_is_tried_again() -> None:
+    engine = ChatEngine([f"{RENAMED}{END}", f"{RENAMED}{END}"])
+    engine.release.clear()
+    service, _ = service_for(engine)
+    task = asyncio.ensure_future(service.suggest(URI, 2, Pos(0, 13)))
+    await asyncio.to_thread(engine.started.wait, 10)
+    # A completion request takes the worker: background work steps aside for it.
+    request = asyncio.ensure_future(service._scheduler.run(URI, lambda ticket: "completion"))
+    engine.release.set()
+    assert await request == "completion"
+    answer = await task
+    assert answer.edit is not None, answer.reason
+    assert len(engine.prompts) == 2
