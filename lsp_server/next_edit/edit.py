@@ -1,10 +1,11 @@
 """From a rewritten region to the edit offered, and what is refused on the way.
 
 Refused before the model runs: a binary document (NUL bytes), one over MAX_DOCUMENT_BYTES (too
-large to parse, so no edit to it could be checked). Refused after: a rewrite that changes
-nothing, and an edit that fails the checks quick fixes pass (`fixes.verify.verify_fix`): it may
-add no syntax error, and an edit that touches a line with a syntax error must remove it, so a
-region that does not parse gets an edit only when the edit makes it parse.
+large to parse, so no edit to it could be checked), a region over MAX_REGION_CHARS. Refused
+after: a rewrite that changes nothing, and an edit that fails the checks quick fixes pass
+(`fixes.verify.verify_fix`): it may add no syntax error, and an edit that touches a line with a
+syntax error must remove it, so a region that does not parse gets an edit only when the edit
+makes it parse.
 """
 
 from dataclasses import dataclass
@@ -16,6 +17,9 @@ from ..text.line_index import utf8
 from .region import Region
 
 MAX_DOCUMENT_BYTES = 1_000_000  # the document store's parse limit: beyond it there is no tree
+# Twenty-one lines of ordinary code are a tenth of this; a longer region is minified or
+# generated code, whose rewrite would take minutes on a CPU.
+MAX_REGION_CHARS = 6_000
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,13 @@ def refusal(snapshot: Snapshot) -> str | None:
     text = snapshot.text
     if len(text) * 4 > MAX_DOCUMENT_BYTES and len(utf8(text)) > MAX_DOCUMENT_BYTES:
         return f"the document is over {MAX_DOCUMENT_BYTES} bytes"
+    return None
+
+
+def region_refusal(region: Region) -> str | None:
+    """Why the region is not worth rewriting, or None."""
+    if len(region.text) > MAX_REGION_CHARS:
+        return f"the lines around the edit are over {MAX_REGION_CHARS} characters"
     return None
 
 

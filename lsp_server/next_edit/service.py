@@ -19,7 +19,7 @@ from ..fixes.service import in_background
 from ..runtime.scheduler import Scheduler, Superseded, Ticket
 from ..text.documents import DocumentStore, Snapshot
 from ..text.line_index import Pos
-from .edit import NextEdit, refusal, region_edit, rejection
+from .edit import NextEdit, refusal, region_edit, region_refusal, rejection
 from .history import EditHistory
 from .prompts import (
     Layout,
@@ -145,6 +145,10 @@ class NextEditService:
         cursor = snapshot.offset_at(position)
         cursor_line = snapshot.pos_at(cursor).line
         region = choose_region(snapshot, cursor_line, self.history.last_line(uri))
+        refused = region_refusal(region)
+        if refused is not None:
+            log.info("no next edit for %s: %s", uri, refused)
+            return NextEditAnswer(snapshot, None, refused, region)
         key = (uri, snapshot.version, region.first, region.last)
         cached = self._answers.get(key)
         if cached is not None:

@@ -100,6 +100,9 @@ async def test_a_binary_document_and_a_model_without_chat_get_reasons() -> None:
     documents.open("file:///w/blob.py", "python", 1, "a\x00b\n")
     answer = await service.suggest("file:///w/blob.py", 1, Pos(0, 0))
     assert answer.edit is None and "binary" in answer.reason
+    documents.open("file:///w/min.js", "javascript", 1, "var a=1;" * 1_000)
+    answer = await service.suggest("file:///w/min.js", 1, Pos(0, 0))
+    assert answer.edit is None and "characters" in answer.reason
 
 
 async def test_a_rewrite_preempted_by_a_completion_request_is_tried_again() -> None:
