@@ -16,7 +16,7 @@ from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
 
 from ..errors import DocumentError, TideError
 from ..next_edit.service import StaleVersion
-from ..text.documents import Pos
+from ..text.documents import Pos, Snapshot
 from .fix_actions import ContentModified
 from .ranges import lsp_range
 
@@ -62,7 +62,7 @@ def request_of(params: Any) -> tuple[str, int | None, Pos]:
     return document["uri"], version, Pos(position["line"], position["character"])
 
 
-def _range(snapshot, start: int, end: int) -> dict[str, Any]:
+def _range(snapshot: Snapshot, start: int, end: int) -> dict[str, Any]:
     rng = lsp_range(snapshot, start, end)
     return {
         "start": {"line": rng.start.line, "character": rng.start.character},
