@@ -34,9 +34,9 @@ def did_change(ls: "TideServer", params: types.DidChangeTextDocumentParams) -> N
             last = change.start.line + change.text.count("\n")
             ls.context.changed(snapshot, change.start.line, last)
             spans.append((change.start.line, last))
-    if before is not None and spans:
-        first, last = min(s[0] for s in spans), max(s[1] for s in spans)
-        ls.next_edits.changed(before, snapshot, first, last)
+    if before is not None:
+        span = (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
+        ls.next_edits.changed(before, snapshot, span)
 
 
 def did_close(ls: "TideServer", params: types.DidCloseTextDocumentParams) -> None:

@@ -20,7 +20,7 @@ from ..runtime.scheduler import Scheduler, Superseded, Ticket
 from ..text.documents import DocumentStore, Snapshot
 from ..text.line_index import Pos
 from .edit import NextEdit, refusal, region_edit, region_refusal, rejection
-from .history import EditHistory
+from .history import EditHistory, line_hunk
 from .prompts import (
     Layout,
     NextEditRequest,
@@ -116,9 +116,15 @@ class NextEditService:
         self.history = history or EditHistory()
         self._answers: OrderedDict[tuple[str, int, int, int], NextEditAnswer] = OrderedDict()
 
-    def changed(self, before: Snapshot, after: Snapshot, first_line: int, last_line: int) -> None:
-        """A document changed from `before` to `after` in lines first..last (of `after`)."""
-        self.history.record(after.uri, before.text, after.text, first_line, last_line)
+    def changed(self, before: Snapshot, after: Snapshot, lines: tuple[int, int] | None) -> None:
+        """A document changed from `before` to `after` in `lines` (first and last, of `after`);
+        None when the client sent the whole text, so the texts tell where it changed."""
+        if lines is None:
+            hunk = line_hunk(after.uri, before.text, after.text)
+            if hunk is None:
+                return
+            lines = (hunk.line, hunk.line + hunk.after.count("\n"))
+        self.history.record(after.uri, before.text, after.text, *lines)
 
     def closed(self, uri: str) -> None:
         self.history.forget(uri)

@@ -43,7 +43,7 @@ def service_for(engine: ScriptedEngine) -> tuple[NextEditService, DocumentStore]
     service = NextEditService(documents, Scheduler(), current, lambda uri: uri.rsplit("/")[-1])
     start, end = Pos(0, 10), Pos(0, 14)
     after = documents.change(URI, 2, [Change("who", start, end)])
-    service.changed(before, after, 0, 0)
+    service.changed(before, after, (0, 0))
     return service, documents
 
 
@@ -118,3 +118,17 @@ async def test_a_rewrite_preempted_by_a_completion_request_is_tried_again() -> N
     answer = await task
     assert answer.edit is not None, answer.reason
     assert len(engine.prompts) == 2
+
+
+async def test_a_whole_text_change_is_placed_by_comparing_the_texts() -> None:
+    engine = ChatEngine([])
+    service, documents = service_for(engine)
+    before = documents.get(URI)
+    after = documents.change(URI, 3, [Change(before.text.replace("return name", "return who"))])
+    service.changed(before, after, None)
+    # Two lines below the rename, so the same burst of editing: one hunk holds both.
+    (hunk,) = service.history.recent()
+    assert hunk.before.startswith("def greet(name):") and hunk.after.endswith("    return who")
+    assert service.history.last_line(URI) == 2
+    service.changed(after, after, None)  # no change: nothing recorded
+    assert service.history.recent() == [hunk]
