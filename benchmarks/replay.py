@@ -198,9 +198,11 @@ def regions_in(
 
 
 def choose_regions(args: argparse.Namespace) -> list[Region]:
-    rng = random.Random(args.seed)
     per_language = []
     for language, files in real_code_files().items():
+        # A generator per language: a package upgraded in one language's corpus must not change
+        # the regions drawn in the others.
+        rng = random.Random(f"{args.seed}:{language}")
         chosen: list[Region] = []
         taken = 0
         for path in rng.sample(files, len(files)):

@@ -2,7 +2,8 @@
 served by one llama-server, against the same N each running the in-process engine (issue 31).
 
     .venv/bin/python -m benchmarks.team [--name run] [--developers 1,2,4,8]
-        [--configs shared,local] [--slot-context 2048] [--server-args FLAGS] [--seed 0]
+        [--configs shared,local] [--slot-context 2048] [--stagger-s 4] [--server-args FLAGS]
+        [--seed 0]
         [--files-per-language 3]
         [--regions-per-file 1] [--lines 6] [--max-region-chars 320] [--key-ms 150]
         [--arrival-ms 1500] [--line-ms 600] [--punctuation-ms 300] [--tide-settings JSON]
@@ -24,8 +25,11 @@ the machine's drift hits both alike:
   with the model setting set to its URL (the HTTP engine);
 - `local`: N `tide-lsp`s with the in-process engine, the machine's cores split between them
   (threads = max(1, cores // N)).
-All N are started and indexed before the clock starts; then all type at once (arriving at the
-same moment), and the typing phase's wall time runs until the last one has typed their region.
+All N are started and indexed before the clock starts; then developer i arrives at their region
+`i * --stagger-s` seconds after the clock starts (a team does not open its files in the same
+second; on two cores, N first prompts at once are what the whole typing of a short region
+takes), and all type on at once; the typing phase's wall time runs until the last one has typed
+their region.
 
 Reported per N and configuration: each developer's and the pooled p50/p95 of the time from a key
 to a non-empty answer to its request, characters accepted, requests answered with an error and
@@ -166,9 +170,13 @@ async def run_group(
             developers.append(Developer(i, region, session, home, path))
         await asyncio.gather(*(d.session.start(d.home) for d in developers))
         started = time.perf_counter()
-        typed = await asyncio.gather(
-            *(replay(d.session, d.region, d.path.as_uri(), args.pauses) for d in developers)
-        )
+
+        async def arrive(d: Developer) -> list:
+            # A team does not open its files in the same second: each arrives in turn.
+            await asyncio.sleep(d.index * args.stagger_s)
+            return await replay(d.session, d.region, d.path.as_uri(), args.pauses)
+
+        typed = await asyncio.gather(*(arrive(d) for d in developers))
         phase_s = time.perf_counter() - started
         results = await asyncio.gather(*(d.session.finish() for d in developers))
         finished = True
@@ -310,6 +318,9 @@ def main() -> int:
     parser.add_argument("--developers", default="1,2,4,8", help="the values of N, in order")
     parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--slot-context", type=int, default=2048, help="llama-server cells/slot")
+    parser.add_argument(
+        "--stagger-s", type=float, default=4.0, help="seconds between developers' arrivals"
+    )
     parser.add_argument(
         "--server-args", default="", help="more llama-server flags, after the others (-b 256)"
     )

@@ -32,11 +32,12 @@ from .kv_sequence import KvSequence
 log = logging.getLogger(__name__)
 llama_log = logging.getLogger("tide.llama_cpp")
 
-# Cold prompts evaluate fastest in large batches with flash attention (measured in
-# BENCHMARKS.md): each batch streams every weight from memory once, so one batch of 512 beats
-# four of 128 by a few percent, for a 31 MB larger compute buffer. Cancellation does not wait
-# for a batch, as llama.cpp polls it inside one.
-PROMPT_BATCH = 512
+# Prompts are evaluated in batches of 128 with flash attention: past 128, batches add memory
+# and 0-3% of speed (BENCHMARKS.md). And a batch cancelled part way leaves nothing behind,
+# while the batches before it stay in the cache for the next request: while the user types,
+# an arriving prompt is cancelled again and again (a key in a comment, a paste), and with
+# batches of 512 a prompt of 600 tokens on one thread never kept any of its work.
+PROMPT_BATCH = 128
 # The second context serves background work (fixes, scoring), whose speed matters less than
 # memory: llama.cpp sizes each context's compute buffer by its batch, and scoring copies out a
 # row of logits (600 KB) per token of the batch.
