@@ -57,6 +57,7 @@ async def test_a_stale_version_is_content_modified_and_bad_params_invalid() -> N
         {"textDocument": {"uri": URI}, "position": {"line": 0}},
         {"textDocument": {"uri": URI}, "position": {"line": True, "character": 0}},
         params(3, line=-1),
+        params(3, line=99),  # past the document's end
         {**params(3), "textDocument": {"uri": "file:///w/other.py", "version": 1}},
     ):
         with pytest.raises(JsonRpcInvalidParams):
