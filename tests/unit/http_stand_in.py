@@ -118,6 +118,9 @@ class StandIn:
                         for m in body["messages"]
                     ]
                     self.send_json(200, {"prompt": "".join(parts) + "<|im_start|>assistant\n"})
+                elif self.path == "/completion" and not body.get("stream"):
+                    # llama-server's whole answer at once, with the slot that served it.
+                    self.send_json(200, {"content": " ", "stop": True, "id_slot": stand_in.slot})
                 elif self.path in ("/v1/completions", "/infill", "/completion"):
                     self.complete(self.path != "/v1/completions")
                 else:

@@ -82,11 +82,6 @@ class Stream:
             self._shut()
             return
 
-    def detach(self, limit_s: float) -> None:
-        """The request is over but the stream is still wanted: only `limit_s` ends it now."""
-        self._cancelled = lambda: False
-        self._deadline = time.monotonic() + limit_s
-
     def _shut(self) -> None:
         sock = self.sock or self.conn.sock
         if sock is not None:

@@ -7,9 +7,9 @@ out prefix, suffix and cross-file snippets itself. Requests go to the configured
 proxy is consulted.
 
 A team's llama-server runs several slots, each with its own prompt cache. Tide's prompts grow at
-their end while the user types, so the slot that served the last one holds most of the next: each
-request asks for the slot the server gave the previous one (`id_slot`), and waits for it rather
-than taking another slot's cache.
+their end while the user types, so the slot that served the last one holds most of the next: the
+engine claims a slot when it starts (the one the server gives its first request) and asks for it
+in every request (`id_slot`), waiting for it rather than taking another editor's cache.
 
 Each generation has its own connection, so closing it on cancellation tells the server to stop
 generating, and it ends within the time limit; short calls (tokenize, probes) share one
@@ -20,7 +20,6 @@ import http.client
 import json
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
@@ -35,7 +34,7 @@ from ...completion.prompts import (
 from ...errors import EngineError
 from ..base import Engine, GenerationParams, GenerationStats, TokenScore
 from ..chat import Messages, chat_template_prompt
-from .client import HttpClient, Stream, excerpt, sse_events
+from .client import HttpClient, excerpt, sse_events
 from .text import (
     StopScanner,
     chunk_text,
@@ -53,8 +52,6 @@ ServerKind = Literal["llama-server", "llama-cpp-python", "openai"]
 _CHARS_PER_TOKEN = 4
 # OpenAI's own API refuses more stop strings than this; the rest are cut here on the client.
 _OPENAI_MAX_STOPS = 4
-# How long the rest of a stream may be read to learn llama-server's slot for this editor.
-_LEARN_SLOT_S = 10.0
 
 
 class HttpEngine(Engine):
@@ -87,6 +84,8 @@ class HttpEngine(Engine):
         self._request_model = model_name or served_name
         self.model_name = self._request_model or self.url
         self.template = self._choose_template(family)
+        if self.server_kind == "llama-server":
+            self._slot = self._claim_slot()
         log.info(
             "HTTP engine at %s: %s server, model %s, template %s, mode %s",
             self.url,
@@ -113,6 +112,19 @@ class HttpEngine(Engine):
         if self._client.optional_json("POST", "/extras/tokenize", {"input": "a"}) is not None:
             return "llama-cpp-python", served
         return "openai", served
+
+    def _claim_slot(self) -> int:
+        """The slot this editor's prompts keep to: the one the server gives a one-token request
+        now, its least recently used, so that editors starting one after another spread over
+        the slots. The server names a request's slot only in its last chunk, which a
+        completion cut short (the user typed on) never reads: it must be known before."""
+        body = {"prompt": " ", "n_predict": 1, "cache_prompt": False}
+        try:
+            slot = self._client.json("POST", "/completion", body).get("id_slot")
+        except EngineError as exc:
+            log.info("no slot of %s kept for this editor: %s", self.url, exc)
+            return -1
+        return slot if isinstance(slot, int) and slot >= 0 else -1
 
     def _choose_template(self, family: str | None) -> Template:
         if family:
@@ -297,31 +309,12 @@ class HttpEngine(Engine):
                 return
             raise self._client.ended(path, stream, exc) from exc
         finally:
-            if native and self._slot < 0 and not finished and not stream.reason:
-                # The slot comes only with the last chunk: read on to it, off the worker, once.
-                stream.detach(_LEARN_SLOT_S)
-                threading.Thread(target=self._learn_slot, args=(stream, path), daemon=True).start()
-            else:
-                stream.close()
+            stream.close()
             stats.generated_tokens = stats.generated_tokens or pieces
             if not stats.stop_reason:
                 stats.stop_reason = "done"
             total = (time.perf_counter() - start) * 1000
             stats.generate_ms = max(total - stats.prompt_ms, 0.0)
-
-    def _learn_slot(self, stream: Stream, path: str) -> None:
-        try:
-            for event in sse_events(stream.lines):
-                chunk = self._decode(path, event) if event != "[DONE]" else {}
-                slot = chunk.get("id_slot")
-                if chunk.get("stop") and isinstance(slot, int) and slot >= 0:
-                    self._slot = slot
-                    log.debug("%s keeps this editor's prompts in slot %d", self.url, slot)
-                    return
-        except (OSError, http.client.HTTPException, EngineError) as exc:
-            log.debug("the slot of %s was not learned: %s", self.url, exc)
-        finally:
-            stream.close()
 
     def _decode(self, path: str, event: str) -> dict[str, Any]:
         try:
