@@ -2,10 +2,12 @@
 
 Refused before the model runs: a binary document (NUL bytes), one over MAX_DOCUMENT_BYTES (too
 large to parse, so no edit to it could be checked), a region over MAX_REGION_CHARS. Refused
-after: a rewrite that changes nothing, and an edit that fails the checks quick fixes pass
-(`fixes.verify.verify_fix`): it may add no syntax error, and an edit that touches a line with a
-syntax error must remove it, so a region that does not parse gets an edit only when the edit
-makes it parse.
+after: a rewrite that changes nothing; one that takes back what the user just typed, or
+removes most of the region's lines (a small model that loses its place rewrites a region as
+nothing, or as code copied from above it, and both parse); and an edit that fails the checks
+quick fixes pass (`fixes.verify.verify_fix`): it may add no syntax error, and an edit that
+touches a line with a syntax error must remove it, so a region that does not parse gets an edit
+only when the edit makes it parse.
 """
 
 from dataclasses import dataclass
@@ -14,12 +16,16 @@ from ..fixes.minimal_edit import minimal_edit
 from ..fixes.verify import verify_fix
 from ..text.documents import Snapshot
 from ..text.line_index import utf8
+from .history import Hunk
 from .region import Region
 
 MAX_DOCUMENT_BYTES = 1_000_000  # the document store's parse limit: beyond it there is no tree
 # Twenty-one lines of ordinary code are a tenth of this; a longer region is minified or
 # generated code, whose rewrite would take minutes on a CPU.
 MAX_REGION_CHARS = 6_000
+# A next edit that removes more than this share of the region's code lines, and puts back
+# fewer than half as many, is the model losing its place, not the user's next step.
+MAX_REMOVED_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,30 @@ def applied(text: str, edit: NextEdit) -> str:
     return text[: edit.start] + edit.text + text[edit.end :]
 
 
-def rejection(snapshot: Snapshot, edit: NextEdit) -> str | None:
-    """Why the edit must not be offered, or None when it may."""
-    verdict = verify_fix(snapshot.text, applied(snapshot.text, edit), snapshot.language)
+def rejection(
+    snapshot: Snapshot, region: Region, edit: NextEdit, latest: Hunk | None = None
+) -> str | None:
+    """Why the edit must not be offered, or None when it may; `latest` is the user's latest
+    edit of this document."""
+    after = applied(snapshot.text, edit)
+    if latest is not None and _undoes(latest, snapshot.text, after):
+        return "it would take back the edit just made"
+    removed = _lines(snapshot.text[edit.start : edit.end])
+    if removed > MAX_REMOVED_SHARE * _lines(region.text) and _lines(edit.text) < removed / 2:
+        return "it removes most of the lines around the edit"
+    verdict = verify_fix(snapshot.text, after, snapshot.language)
     return None if verdict.ok else verdict.reason
+
+
+def _undoes(latest: Hunk, before: str, after: str) -> bool:
+    """Whether the edit turns the user's latest edit back: every line it wrote is gone, and
+    what it replaced (if anything) is back."""
+    written = [line.strip() for line in latest.after.split("\n") if line.strip()]
+    if not written or not all(line in before for line in written):
+        return False
+    gone = all(line not in after for line in written)
+    return gone and (not latest.before.strip() or latest.before in after)
+
+
+def _lines(text: str) -> int:
+    return sum(1 for line in text.split("\n") if line.strip())

@@ -8,6 +8,7 @@ goes through its own chat template (`Engine.chat_prompt`), with the answer's ope
 already written as the start of its reply, so the model's first token is the region's.
 """
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -31,6 +32,8 @@ class Layout:
     instruction: str
 
 
+_FENCE_OPEN = re.compile(r"\A```[\w+-]*\n")
+_FENCE_CLOSE = re.compile(r"\n?```\s*\Z")
 _SYSTEM = (
     "You are a code editor that predicts the next edit a developer makes, from the edits they "
     "just made. You answer with code only."
@@ -202,4 +205,7 @@ def rewrite_from(answer: str, layout: Layout, finished: bool) -> str | None:
         return None
     body = body.removeprefix(layout.region_start).removeprefix("\n")
     body = body.replace(layout.cursor, "")
+    # A chat model may wrap its answer in a markdown fence, which is no part of the code.
+    body = _FENCE_OPEN.sub("", body, count=1)
+    body = _FENCE_CLOSE.sub("", body.removesuffix("\n"))
     return body.removesuffix("\n")

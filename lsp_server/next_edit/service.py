@@ -204,7 +204,8 @@ class NextEditService:
         edit = region_edit(region, rewrite.text)
         if edit is None:
             return NextEditAnswer(snapshot, None, "the model changes nothing", region)
-        rejected = rejection(snapshot, edit)
+        latest = next((h for h in reversed(self.history.recent()) if h.uri == snapshot.uri), None)
+        rejected = rejection(snapshot, region, edit, latest)
         if rejected is not None:
             return NextEditAnswer(snapshot, None, rejected, region)
         return NextEditAnswer(snapshot, edit, "", region)

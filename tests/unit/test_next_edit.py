@@ -185,14 +185,45 @@ def test_binary_and_huge_documents_are_refused() -> None:
 def test_an_edit_that_adds_a_syntax_error_is_refused() -> None:
     snapshot = snapshot_of("def f(a):\n    return a\n")
     start = snapshot.text.index("a)")
-    assert "syntax error" in rejection(snapshot, NextEdit(start, start + 1, "a, ("))
-    assert rejection(snapshot, NextEdit(start, start + 1, "b")) is not None  # b is undefined
+    assert "syntax error" in rejection(
+        snapshot, region_at(snapshot, 0), NextEdit(start, start + 1, "a, (")
+    )
+    assert (
+        rejection(snapshot, region_at(snapshot, 0), NextEdit(start, start + 1, "b")) is not None
+    )  # b is undefined
     both = snapshot.text.replace("(a)", "(b)").replace("return a", "return b")
-    assert rejection(snapshot, NextEdit(0, len(snapshot.text), both)) is None
+    assert (
+        rejection(snapshot, region_at(snapshot, 0), NextEdit(0, len(snapshot.text), both)) is None
+    )
 
 
 def test_a_region_that_does_not_parse_gets_only_an_edit_that_makes_it_parse() -> None:
     snapshot = snapshot_of("def f(a:\n    return a\n")
     start = snapshot.text.index("a:")
-    assert rejection(snapshot, NextEdit(start, start + 1, "b")) is not None
-    assert rejection(snapshot, NextEdit(start + 1, start + 1, ")")) is None
+    assert rejection(snapshot, region_at(snapshot, 0), NextEdit(start, start + 1, "b")) is not None
+    assert rejection(snapshot, region_at(snapshot, 0), NextEdit(start + 1, start + 1, ")")) is None
+
+
+def test_a_closing_markdown_fence_is_no_part_of_the_rewrite() -> None:
+    end = LAYOUT.region_end
+    assert rewrite_from(f"```python\na = 1\n```\n{end}", LAYOUT, finished=False) == "a = 1"
+    assert rewrite_from("a = 1\n```", LAYOUT, finished=True) == "a = 1"
+
+
+def test_an_edit_that_takes_back_the_latest_edit_is_refused() -> None:
+    snapshot = snapshot_of("def f(total):\n    return total\n")
+    region = region_at(snapshot, 0)
+    latest = Hunk(URI, 0, "def f(a):", "def f(total):")
+    back = region_edit(region, "def f(a):\n    return total")
+    assert rejection(snapshot, region, back, latest) == "it would take back the edit just made"
+    onward = region_edit(region, "def f(total):\n    return total * 2")
+    assert rejection(snapshot, region, onward, latest) is None
+
+
+def test_an_edit_that_removes_most_of_the_region_is_refused() -> None:
+    snapshot = snapshot_of(numbered(8))
+    region = region_at(snapshot, 3)
+    gone = region_edit(region, "x0 = 0")
+    assert rejection(snapshot, region, gone) == "it removes most of the lines around the edit"
+    one = region_edit(region, region.text.replace("x3 = 3\n", ""))
+    assert rejection(snapshot, region, one) is None
