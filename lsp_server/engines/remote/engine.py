@@ -20,6 +20,7 @@ import http.client
 import json
 import logging
 import math
+import random
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
@@ -118,7 +119,11 @@ class HttpEngine(Engine):
         now, its least recently used, so that editors starting one after another spread over
         the slots. The server names a request's slot only in its last chunk, which a
         completion cut short (the user typed on) never reads: it must be known before."""
-        body = {"prompt": " ", "n_predict": 1, "cache_prompt": False}
+        # The server first looks for a slot whose cache holds a prompt like this one: two
+        # editors' claims must share no beginning, or the second would get the first's slot.
+        # Digits are tokens one by one, so two draws of 24 rarely share the first few.
+        digits = "".join(random.choice("0123456789") for _ in range(24))
+        body = {"prompt": digits, "n_predict": 1, "cache_prompt": False}
         try:
             slot = self._client.json("POST", "/completion", body).get("id_slot")
         except EngineError as exc:
