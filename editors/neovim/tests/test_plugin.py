@@ -276,7 +276,9 @@ def _open(nvim, ws):
     nvim.command("edit a.py")
 
 
-def test_cmd_env_reaches_the_server_process_and_no_key_is_shown(nvim_factory, tmp_path, monkeypatch):
+def test_cmd_env_reaches_the_server_process_and_no_key_is_shown(
+    nvim_factory, tmp_path, monkeypatch
+):
     cmd, out, ws = _fake_server(tmp_path)
     monkeypatch.setenv("TIDE_API_KEY", "from-neovims-env")
     monkeypatch.setenv("TIDE_TEST_INHERITED", "kept")
@@ -298,7 +300,11 @@ def test_cmd_env_reaches_the_server_process_and_no_key_is_shown(nvim_factory, tm
     _open(nvim, ws)
     seen = _seen(out, "initialized")
     # cmd_env over Neovim's environment, the rest of which the server inherits.
-    assert seen["env"] == {"TIDE_API_KEY": key, "TIDE_TEST_EXTRA": "12", "TIDE_TEST_INHERITED": "kept"}
+    assert seen["env"] == {
+        "TIDE_API_KEY": key,
+        "TIDE_TEST_EXTRA": "12",
+        "TIDE_TEST_INHERITED": "kept",
+    }
     init = next(m for m in seen["messages"] if m["method"] == "initialize")["params"]
     assert init["initializationOptions"] == {
         "model": "http://127.0.0.1:9/",
@@ -348,7 +354,9 @@ def test_cmd_env_reaches_the_server_process_and_no_key_is_shown(nvim_factory, tm
 def test_neovims_tide_api_key_passes_through(nvim_factory, tmp_path, monkeypatch):
     cmd, out, ws = _fake_server(tmp_path)
     monkeypatch.setenv("TIDE_API_KEY", "from-neovims-env")
-    nvim = nvim_factory({"cmd": cmd, "ghost_text": {"mode": "plugin"}, "settings": {"model": "http://127.0.0.1:9/"}})
+    nvim = nvim_factory(
+        {"cmd": cmd, "ghost_text": {"mode": "plugin"}, "settings": {"model": "http://127.0.0.1:9/"}}
+    )
     # Without cmd_env the config's cmd is the plain list.
     assert nvim.exec_lua("return vim.lsp.config.tide.cmd") == cmd
     _open(nvim, ws)
@@ -357,7 +365,9 @@ def test_neovims_tide_api_key_passes_through(nvim_factory, tmp_path, monkeypatch
     init = next(m for m in seen["messages"] if m["method"] == "initialize")["params"]
     assert "apiKey" not in init["initializationOptions"]
     nvim.command("checkhealth tide")
-    assert "team server API key: from TIDE_API_KEY in Neovim's environment" in "\n".join(nvim.current.buffer[:])
+    assert "team server API key: from TIDE_API_KEY in Neovim's environment" in "\n".join(
+        nvim.current.buffer[:]
+    )
 
 
 def test_bad_cmd_env_is_reported_by_name(nvim_factory):
