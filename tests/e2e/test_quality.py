@@ -102,7 +102,9 @@ CANDIDATES = "import os\n\n\ndef list_python_files(path):\n    return \n"
 
 async def test_an_explicit_request_gets_ranked_alternatives(model_path):
     uri = "file:///tmp/tide-e2e/greet.py"
-    async with lsp_session(init={"candidates": 4}) as client:
+    # The automatic request after it must wait for the whole greedy answer, not show what is
+    # ready by answerWithinMs: this compares the two answers.
+    async with lsp_session(init={"candidates": 4, "answerWithinMs": 0}) as client:
         open_doc(client, uri, CANDIDATES)
         result = await ask(client, uri, 4, len("    return "), invoked=True)
         texts = [item.insert_text for item in result.items]
