@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from ..errors import EngineError
 from .base import GenerationParams, GenerationStats
+from .generation import engine_run
 
 log = logging.getLogger(__name__)
 
@@ -89,62 +89,56 @@ def generate_drafted(
     # How many draft tokens to propose: doubled while the output keeps them all, cut to what
     # it kept when it leaves the draft, since a batch costs nearly its length in tokens.
     span = batch - 1
-    try:
-        logits = prefill()
-        stats.prompt_ms = (time.perf_counter() - start) * 1000
-        if logits is None:
-            stats.stop_reason = "cancelled"
-            return
-        while True:
-            token, logprob = pick(logits)
-            if is_end(token):
-                stats.stop_reason = "eos"
+    with engine_run(engine, stats, start):
+        try:
+            logits = prefill()
+            stats.prompt_ms = (time.perf_counter() - start) * 1000
+            if logits is None:
+                stats.stop_reason = "cancelled"
                 return
-            stats.stop_reason = _count(token, logprob, output, stats, limit, cancelled)
-            text = piece(token)
-            if text:
-                yield text
-            if stats.stop_reason:
-                return
-            cursor.follow(output)
-            proposal = cursor.proposal(min(span, limit - len(output)))
-            rows = advance([token, *proposal])
-            calls += 1
-            proposed += len(proposal)
-            kept = 0
-            for guess in proposal:
-                choice, logprob = pick(rows[kept])
-                if choice != guess or is_end(choice):
-                    break
-                stats.stop_reason = _count(choice, logprob, output, stats, limit, cancelled)
-                kept += 1
-                copied += 1
-                text = piece(choice)
+            while True:
+                token, logprob = pick(logits)
+                if is_end(token):
+                    stats.stop_reason = "eos"
+                    return
+                stats.stop_reason = _count(token, logprob, output, stats, limit, cancelled)
+                text = piece(token)
                 if text:
                     yield text
                 if stats.stop_reason:
                     return
                 cursor.follow(output)
-            rewind(len(proposal) - kept)
-            if proposal:
-                span = min(2 * span, batch - 1) if kept == len(proposal) else max(kept, 1)
-            logits = rows[kept]
-    except EngineError:
-        raise
-    except Exception as exc:
-        raise EngineError(f"{engine} failed while generating: {exc}") from exc
-    finally:
-        if not stats.stop_reason:
-            stats.stop_reason = "done"
-        stats.generate_ms = (time.perf_counter() - start) * 1000 - stats.prompt_ms
-        log.debug(
-            "drafted: %d tokens in %d model calls, %d of the %d proposed from the draft of %d",
-            len(output),
-            calls,
-            copied,
-            proposed,
-            len(draft),
-        )
+                proposal = cursor.proposal(min(span, limit - len(output)))
+                rows = advance([token, *proposal])
+                calls += 1
+                proposed += len(proposal)
+                kept = 0
+                for guess in proposal:
+                    choice, logprob = pick(rows[kept])
+                    if choice != guess or is_end(choice):
+                        break
+                    stats.stop_reason = _count(choice, logprob, output, stats, limit, cancelled)
+                    kept += 1
+                    copied += 1
+                    text = piece(choice)
+                    if text:
+                        yield text
+                    if stats.stop_reason:
+                        return
+                    cursor.follow(output)
+                rewind(len(proposal) - kept)
+                if proposal:
+                    span = min(2 * span, batch - 1) if kept == len(proposal) else max(kept, 1)
+                logits = rows[kept]
+        finally:
+            log.debug(
+                "drafted: %d tokens in %d model calls, %d of the %d proposed from the draft of %d",
+                len(output),
+                calls,
+                copied,
+                proposed,
+                len(draft),
+            )
 
 
 def _count(

@@ -3,6 +3,7 @@ transformers): token healing, the stop rules and the statistics live here once, 
 supplies only how it evaluates tokens and turns them into text.
 """
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
@@ -19,6 +20,22 @@ def room_for(tokens: list[int], n_ctx: int) -> int:
     if room <= 1:
         raise EngineError(f"prompt of {len(tokens)} tokens does not fit the context of {n_ctx}")
     return room
+
+
+@contextlib.contextmanager
+def engine_run(engine: str, stats: GenerationStats, start: float) -> Iterator[None]:
+    """Around a token loop: a failure of the engine's own library becomes an EngineError
+    naming `engine`, and the stats get a stop reason and the generation time however it ends."""
+    try:
+        yield
+    except EngineError:
+        raise
+    except Exception as exc:
+        raise EngineError(f"{engine} failed while generating: {exc}") from exc
+    finally:
+        if not stats.stop_reason:
+            stats.stop_reason = "done"
+        stats.generate_ms = (time.perf_counter() - start) * 1000 - stats.prompt_ms
 
 
 def generate(
@@ -42,7 +59,7 @@ def generate(
     engine's own library becomes an EngineError naming `engine`.
     """
     start = time.perf_counter()
-    try:
+    with engine_run(engine, stats, start):
         logits = prefill()
         stats.prompt_ms = (time.perf_counter() - start) * 1000
         if logits is None:
@@ -67,11 +84,3 @@ def generate(
                 stats.stop_reason = "cancelled"
                 return
             logits = advance(token)
-    except EngineError:
-        raise
-    except Exception as exc:
-        raise EngineError(f"{engine} failed while generating: {exc}") from exc
-    finally:
-        if not stats.stop_reason:
-            stats.stop_reason = "done"
-        stats.generate_ms = (time.perf_counter() - start) * 1000 - stats.prompt_ms
