@@ -53,7 +53,15 @@ async def numbers_completion(client: LanguageClient):
 
 def settings(url: str, **extra) -> dict:
     # A short answer and a long limit: these tests are about failures, not a slow machine.
-    base = {"maxTokens": 24, "serverTimeout": 120, "precompute": False, "diagnostics": False}
+    # Whole answers: a partial one shown by answerWithinMs would end a request before the
+    # server can be stopped under it.
+    base = {
+        "maxTokens": 24,
+        "serverTimeout": 120,
+        "answerWithinMs": 0,
+        "precompute": False,
+        "diagnostics": False,
+    }
     return {"model": url, **base, **extra}
 
 

@@ -24,7 +24,10 @@ def key_at(line: int, column: int, key: str) -> types.DidChangeTextDocumentParam
 
 async def test_a_key_typed_during_a_generation_is_answered_from_it(model_path, tmp_path):
     log = tmp_path / "tide.log"
-    async with lsp_session(args=("--log-file", str(log))) as client:
+    # Whole answers: the test compares the first one with the key's, and a partial one shown
+    # by answerWithinMs (test_completion_service covers those) would end the first early.
+    init = {"answerWithinMs": 0}
+    async with lsp_session(args=("--log-file", str(log)), init=init) as client:
         open_doc(client, URI, BODY)
         # A multi-line body: long enough a generation to still be running when the key comes.
         shown = await ask(client, URI, 2, 4)
