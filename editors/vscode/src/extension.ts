@@ -216,12 +216,15 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
   if (!resolved) {
     log.error(notFoundMessage(configured));
     setStatus({ state: 'stopped', message: `${configured} not found` });
-    const choice = await vscode.window.showErrorMessage(notFoundMessage(configured), 'Open Settings', 'Show Log');
-    if (choice === 'Open Settings') {
-      await vscode.commands.executeCommand('workbench.action.openSettings', 'tide.server');
-    } else if (choice === 'Show Log') {
-      log.show();
-    }
+    // Not awaited: activation would wait for the user's answer, and until activation ends every
+    // Tide command, keybindings' too, waits ("Activating Extensions...").
+    void vscode.window.showErrorMessage(notFoundMessage(configured), 'Open Settings', 'Show Log').then(async (choice) => {
+      if (choice === 'Open Settings') {
+        await vscode.commands.executeCommand('workbench.action.openSettings', 'tide.server');
+      } else if (choice === 'Show Log') {
+        log.show();
+      }
+    });
     return;
   }
   log.info(`starting ${resolved.command} ${args.join(' ')} (found via ${resolved.via})`);
