@@ -24,6 +24,8 @@ NVIM = (
     or "nvim"
 )
 TIDE_LSP = os.environ.get("TIDE_LSP") or str(REPO / ".venv" / "bin" / "tide-lsp")
+# The Python of the server's venv: it has pygls, which the stand-in servers in editors/testing use.
+TIDE_PYTHON = str(Path(TIDE_LSP).parent / "python")
 WAIT_S = float(os.environ.get("TIDE_E2E_TIMEOUT_S", "180"))
 
 INIT_LUA = """
@@ -42,6 +44,14 @@ def server_works() -> bool:
         return False
     try:
         r = subprocess.run([TIDE_LSP, "--help"], capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return r.returncode == 0
+
+
+def has_pygls() -> bool:
+    try:
+        r = subprocess.run([TIDE_PYTHON, "-c", "import pygls"], capture_output=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return r.returncode == 0

@@ -1,7 +1,8 @@
 """The plugin in headless Neovim 0.11 against the real `tide-lsp` and its real model: ghost text
 appears as extmarks while typing, Tab inserts it, cycling shows the alternative (or keeps the one
 item), :checkhealth reports the running server, and :TideFix applies a fix (skipped, with the
-reason, while the server advertises no codeActionProvider).
+reason, while the server advertises no codeActionProvider), and an edit makes the plugin ask for
+a next edit, which the server answers and the plugin takes (an edit or none) without an error.
 
 Completions take seconds on a CPU (cold prompts up to ~10 s, the first start loads the model), so
 waits are long and nothing asserts timing. What each step saw is written to test-results/.
@@ -36,6 +37,7 @@ CIRCLE = (
     '    """Return the area of a circle with the given radius."""\n'
 )
 BROKEN = 'def greet(name)\n    print("hello", name)\n\n\ngreet("world")\n'
+SHAPES = "def area(width, height):\n    return width * height\n\n\nprint(area(2, 3))\n"
 
 seen: dict[str, object] = {}
 
@@ -48,6 +50,7 @@ def session(tmp_path_factory):
     (ws / ".git").mkdir()  # a root marker
     (ws / "circle.py").write_text(CIRCLE)
     (ws / "broken.py").write_text(BROKEN)
+    (ws / "shapes.py").write_text(SHAPES)
     RESULTS.mkdir(parents=True, exist_ok=True)
     mp = pytest.MonkeyPatch()
     nvim = start_nvim(
@@ -218,3 +221,34 @@ def test_tidefix_applies_a_fix(session):
     assert title, "no fix was applied"
     ast.parse(text)
     Path(ws / "broken.py").write_text(text)
+
+
+def test_an_edit_asks_for_a_next_edit_and_takes_the_answer(session):
+    nvim, _ = session
+    nvim.command("edit shapes.py")
+    uri = nvim.exec_lua("return vim.uri_from_bufnr(0)")
+    assert wait_until(
+        lambda: nvim.exec_lua(
+            "return require('tide.next_edit').attached(vim.api.nvim_get_current_buf())"
+        ),
+        60,
+    ), "next edits are not on in shapes.py"
+    # Rename the first parameter; its uses below are the next edit a model could propose.
+    nvim.current.window.cursor = (1, 9)
+    feed(nvim, "ciww<Esc>")
+    assert nvim.current.buffer[0] == "def area(w, height):"
+    version = nvim.exec_lua("return vim.lsp.util.buf_versions[vim.api.nvim_get_current_buf()]")
+
+    def answered():
+        state = nvim.exec_lua("return require('tide.next_edit').debug_state()")
+        return state if state and state["last"] and not state["pending"] else None
+
+    state = wait_until(answered, WAIT_S, 1)
+    log = Path(RESULTS / "nvim-tide-lsp.log").read_text()
+    served = [line for line in log.splitlines() if f"next edit for {uri}" in line]
+    seen["next_edit_real"] = {"state": state, "server": served}
+    assert state, "the plugin never had an answer to copilotInlineEdit"
+    assert not str(state["last"]).startswith(("error", "stale")), state
+    assert state["version"] == version
+    # The server's log says what it did with the request for this buffer.
+    assert served, f"the server logged no next edit for {uri}"

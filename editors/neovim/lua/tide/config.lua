@@ -49,6 +49,21 @@ M.defaults = {
     debounce_ms = 75,
     hl_group = 'TideGhostText',
   },
+  --- Next-edit suggestions: after you change the buffer, the change Tide expects next near the
+  --- cursor (`textDocument/copilotInlineEdit`), drawn over the text it replaces. `keymaps.accept`
+  --- (<Tab>) jumps to it, then accepts it (ghost text at the cursor goes first); `keymaps.dismiss`
+  --- in insert mode and `normal_dismiss` in normal mode dismiss it. `:TideNextEdit` asks now.
+  next_edit = {
+    enabled = true,
+    --- Milliseconds after the last change before asking.
+    debounce_ms = 400,
+    hl_delete = 'TideNextEditDelete',
+    hl_add = 'TideNextEditAdd',
+    --- Normal mode key that jumps to / accepts a shown edit (nil: keymaps.accept; false: none).
+    normal_accept = nil,
+    --- Normal mode key that dismisses a shown edit (false: none).
+    normal_dismiss = '<Esc>',
+  },
   completion = {
     --- Completion items through `vim.lsp.completion` (omnifunc, CTRL-X CTRL-O).
     enabled = true,

@@ -1,8 +1,10 @@
 --- Tide for Neovim: registers `tide-lsp` with vim.lsp.config / vim.lsp.enable (0.11+), shows
 --- ghost text (Neovim's own inline completion on 0.12+, the plugin's extmarks otherwise),
---- completion items through vim.lsp.completion, and quick fixes with :TideFix.
+--- completion items through vim.lsp.completion, next-edit suggestions (tide.next_edit), and quick
+--- fixes with :TideFix.
 local config = require('tide.config')
 local inline = require('tide.inline')
+local next_edit = require('tide.next_edit')
 
 local M = {}
 
@@ -91,6 +93,7 @@ function M.toggle()
   if on then
     for _, buf in ipairs(vim.api.nvim_list_bufs()) do
       inline.clear(buf)
+      next_edit.dismiss(buf)
     end
   end
   vim.notify('Tide completions ' .. (on and 'off' or 'on'))
@@ -124,6 +127,37 @@ local function on_status(_, params, ctx)
   vim.api.nvim_exec_autocmds('User', { pattern = 'TideStatus', modeline = false, data = params })
 end
 
+--- The accept key (<Tab>): ghost text first, then a next edit (jump to it, then accept it), else
+--- the key itself.
+local function accept_rhs(bufnr, mode, fallback)
+  return function()
+    if mode == 'native' and vim.lsp.inline_completion.get() then
+      return ''
+    end
+    if mode == 'plugin' and inline.visible(bufnr) then
+      return '<Cmd>lua require("tide.inline").accept()<CR>'
+    end
+    if next_edit.visible(bufnr) then
+      return '<Cmd>lua require("tide.next_edit").tab()<CR>'
+    end
+    return fallback or ''
+  end
+end
+
+local function dismiss_rhs(bufnr, mode, fallback)
+  return function()
+    if mode == 'plugin' and inline.visible(bufnr) then
+      return '<Cmd>lua require("tide.inline").dismiss()<CR>'
+    end
+    if next_edit.visible(bufnr) then
+      return '<Cmd>lua require("tide.next_edit").dismiss()<CR>'
+    end
+    return fallback or ''
+  end
+end
+
+--- Insert mode keymaps; `mode` is the ghost text engine ('native', 'plugin' or 'off': only the
+--- next-edit keys).
 local function set_keymaps(bufnr, mode)
   local km = M.options.keymaps
   local function map(lhs, desc, rhs, opts)
@@ -131,14 +165,15 @@ local function set_keymaps(bufnr, mode)
       vim.keymap.set('i', lhs, rhs, vim.tbl_extend('force', { buffer = bufnr, desc = 'Tide: ' .. desc }, opts or {}))
     end
   end
+  local expr = { expr = true, replace_keycodes = true }
+  map(km.accept, 'accept suggestion or next edit', accept_rhs(bufnr, mode, km.accept), expr)
+  map(km.dismiss, 'dismiss suggestion or next edit', dismiss_rhs(bufnr, mode, km.dismiss), expr)
   if mode == 'native' then
-    map(km.accept, 'accept suggestion', function()
-      if not vim.lsp.inline_completion.get() then
-        return km.accept
-      end
-    end, { expr = true, replace_keycodes = true })
     map(km.next, 'next suggestion', function() vim.lsp.inline_completion.select({ count = 1 }) end)
     map(km.prev, 'previous suggestion', function() vim.lsp.inline_completion.select({ count = -1 }) end)
+    return
+  end
+  if mode == 'off' then
     return
   end
   local function when_visible(fn, fallback)
@@ -149,14 +184,41 @@ local function set_keymaps(bufnr, mode)
       return fallback or ''
     end
   end
-  local expr = { expr = true, replace_keycodes = true }
-  map(km.accept, 'accept suggestion', when_visible('accept', km.accept), expr)
   map(km.accept_word, 'accept next word', when_visible('accept_word'), expr)
   map(km.accept_line, 'accept next line', when_visible('accept_line'), expr)
-  map(km.dismiss, 'dismiss suggestion', when_visible('dismiss', km.dismiss), expr)
   map(km.next, 'next suggestion', function() inline.cycle(1, bufnr) end)
   map(km.prev, 'previous suggestion', function() inline.cycle(-1, bufnr) end)
   map(km.trigger, 'ask for a suggestion', function() inline.trigger(bufnr) end)
+end
+
+--- Normal mode keys for a shown next edit: the accept key jumps to it, then accepts it; <Esc>
+--- dismisses it. Either is the key itself when no edit is shown.
+local function set_next_edit_keymaps(bufnr)
+  local km = M.options.keymaps
+  local ne = M.options.next_edit
+  local function map(lhs, desc, rhs)
+    if lhs and lhs ~= '' then
+      vim.keymap.set('n', lhs, rhs, { buffer = bufnr, desc = 'Tide: ' .. desc, expr = true, replace_keycodes = true })
+    end
+  end
+  map(ne.normal_accept == nil and km.accept or ne.normal_accept, 'go to, then accept the next edit', function()
+    if next_edit.visible(bufnr) then
+      return '<Cmd>lua require("tide.next_edit").tab()<CR>'
+    end
+    return ne.normal_accept == nil and km.accept or ne.normal_accept
+  end)
+  map(ne.normal_dismiss, 'dismiss the next edit', function()
+    if next_edit.visible(bufnr) then
+      return '<Cmd>lua require("tide.next_edit").dismiss()<CR>'
+    end
+    return ne.normal_dismiss
+  end)
+end
+
+--- Starts next-edit suggestions in a buffer for a client, with the normal mode keys.
+function M._attach_next_edit(bufnr, client_id)
+  next_edit.attach(bufnr, client_id)
+  set_next_edit_keymaps(bufnr)
 end
 
 local function on_attach(client, bufnr)
@@ -164,11 +226,13 @@ local function on_attach(client, bufnr)
   if opts.completion.enabled and client:supports_method('textDocument/completion', bufnr) then
     vim.lsp.completion.enable(true, client.id, bufnr, { autotrigger = opts.completion.autotrigger })
   end
-  local mode = M.ghost_mode()
-  if mode == 'off' then
-    return
+  if opts.next_edit.enabled then
+    M._attach_next_edit(bufnr, client.id)
   end
-  if not client:supports_method('textDocument/inlineCompletion', bufnr) then
+  local mode = M.ghost_mode()
+  if mode == 'off' or not client:supports_method('textDocument/inlineCompletion', bufnr) then
+    -- No ghost text: the accept and dismiss keys still serve next edits.
+    set_keymaps(bufnr, 'off')
     return
   end
   M._attach_ghost(bufnr, client.id, mode)
@@ -216,6 +280,18 @@ local function create_commands()
       end
     end)
   end, { nargs = '?', desc = 'Tide: download a model (default: the configured one)' })
+  vim.api.nvim_create_user_command('TideNextEdit', function()
+    local bufnr = vim.api.nvim_get_current_buf()
+    if not next_edit.attached(bufnr) then
+      local client = vim.lsp.get_clients({ bufnr = bufnr, name = 'tide' })[1]
+      if not client then
+        vim.notify('Tide: no server attached to this buffer', vim.log.levels.ERROR)
+        return
+      end
+      M._attach_next_edit(bufnr, client.id)
+    end
+    next_edit.request(bufnr, true)
+  end, { desc = 'Tide: ask for a next-edit suggestion at the cursor now' })
   vim.api.nvim_create_user_command('TideLog', function()
     vim.cmd.tabedit(vim.lsp.log.get_filename())
   end, { desc = "Tide: open Neovim's LSP log (server stderr goes there)" })
@@ -244,6 +320,18 @@ function M.setup(user)
     auto_trigger = opts.ghost_text.auto_trigger,
     enabled_for = function(ft)
       return config.enabled_for(M.settings, ft)
+    end,
+  }
+  next_edit.opts = {
+    enabled = opts.next_edit.enabled,
+    debounce_ms = opts.next_edit.debounce_ms,
+    hl_delete = opts.next_edit.hl_delete,
+    hl_add = opts.next_edit.hl_add,
+    enabled_for = function(ft)
+      return config.enabled_for(M.settings, ft)
+    end,
+    ghost_visible = function(bufnr)
+      return M.ghost_mode() == 'plugin' and inline.visible(bufnr)
     end,
   }
   create_commands()
@@ -282,6 +370,7 @@ function M.setup(user)
       local client = vim.lsp.get_client_by_id(ev.data.client_id)
       if client and client.name == 'tide' then
         inline.detach(ev.buf)
+        next_edit.detach(ev.buf)
       end
     end,
   })
