@@ -32,6 +32,7 @@ import {
   WorkDoneProgressReport,
 } from 'vscode-languageclient/node';
 import { applyWithoutAsking, FixCandidate, rankTideFixes } from './fixes';
+import { NextEditController } from './nextEditView';
 import { PercentTracker } from './progress';
 import { expandCommand, notFoundMessage, resolveServerCommand } from './serverCommand';
 import {
@@ -66,6 +67,7 @@ let lastSent: ServerSettings | undefined;
 let keyInUse: string | undefined;
 /** Key changes, one at a time: each compares the stored key with `keyInUse` and restarts. */
 let keyChanges: Promise<void> = Promise.resolve();
+let nextEdits: NextEditController | undefined;
 
 /**
  * The log channel with every string (and error) that is written to it redacted of the API keys,
@@ -257,6 +259,11 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
         const started = Date.now();
         const result = await next(document, position, ctx, token);
         log.debug(`inline completion round trip ${Date.now() - started} ms${token.isCancellationRequested ? ' (cancelled)' : ''}`);
+        // Ghost text at the cursor wins over a next edit on the cursor's line.
+        const items = Array.isArray(result) ? result : result?.items;
+        if (!token.isCancellationRequested) {
+          nextEdits?.noteGhost(document, position, (items?.length ?? 0) > 0);
+        }
         return result;
       },
       provideCompletionItem: (document, position, ctx, token, next) => {
@@ -297,6 +304,7 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
     }
   });
   client = lc;
+  nextEdits?.reset();
   setStatus({ state: 'starting', model: currentSettings().model ?? null });
   try {
     await lc.start();
@@ -519,8 +527,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   statusItem.command = 'tide.toggle';
   context.subscriptions.push(channel, statusItem);
   renderStatus();
+  nextEdits = new NextEditController({
+    client: () => client,
+    log,
+    completionsOn: (languageId) => completionsEnabledFor(currentSettings(), languageId),
+  });
 
   context.subscriptions.push(
+    nextEdits,
     vscode.commands.registerCommand('tide.toggle', toggle),
     vscode.commands.registerCommand('tide.toggleLanguage', toggleForLanguage),
     vscode.commands.registerCommand('tide.triggerCompletion', () =>

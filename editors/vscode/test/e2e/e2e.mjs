@@ -16,6 +16,17 @@
 //          `Bearer <key>` to that URL and have it as TIDE_API_KEY in its process environment
 //          (/proc/<pid>/environ), while no settings file and no log (the extension's, the
 //          server's) holds it; "Tide: Clear Team Server API Key" restarts it without the key.
+//   nextedit  no real server: only the next-edit checks, against a fake LSP server
+//          (editors/testing/fake_next_edit_lsp.py, run by the Python next to TIDE_LSP, which has
+//          pygls) that always proposes an edit: the edit is drawn after typing (struck-through
+//          old text, new text after it), didShowInlineEdit is sent, Tab jumps to it then applies
+//          it (the saved file is checked), Escape dismisses one, a stale answer is dropped (the
+//          extension's log says so), ghost text at the cursor wins on its line (Tab takes the
+//          ghost text, then the edit shows), with tide.nextEdit.enabled off an edit asks nothing
+//          and "Tide: Suggest next edit" still does. Smoke and full modes run these checks last
+//          (skipped, with the reason, when that Python has no pygls). Full mode also checks,
+//          against the real server, that an edit makes the extension ask for a next edit and
+//          that it takes the answer (an edit or none) without an error.
 //   auto   full when `tide-lsp --help` works, else smoke.
 //
 // Environment: CODE_SERVER (the code-server binary), CHROMIUM (default /usr/bin/chromium),
@@ -40,6 +51,8 @@ const results = process.env.TIDE_E2E_RESULTS ? path.resolve(process.env.TIDE_E2E
 const CODE_SERVER = process.env.CODE_SERVER ?? path.join(os.homedir(), '.cache/tide/editors/code-server/node_modules/.bin/code-server');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const TIDE_LSP = process.env.TIDE_LSP ?? path.join(repo, '.venv', 'bin', 'tide-lsp');
+// The fake next-edit server is a pygls server: the server's own venv has pygls.
+const PYTHON = path.join(path.dirname(TIDE_LSP), 'python');
 const VSIX = process.env.TIDE_VSIX ?? path.join(extDir, 'tide.vsix');
 const WAIT_MS = Number(process.env.TIDE_E2E_TIMEOUT_S ?? 180) * 1000;
 const CHROMIUM_ARGS = [
@@ -344,6 +357,261 @@ async function teamChecks(page, { team, key, userDir, ws, settings, logFile }) {
   await shot(page, 'team-api-key-cleared');
 }
 
+
+// Next-edit checks: the extension against a fake LSP server (editors/testing/fake_next_edit_lsp.py)
+// that always proposes replacing the last `items` with `products`, and gives ghost text after
+// `ghost`; it records every message, didShowInlineEdit among them.
+const FAKE_NEXT_EDIT = path.resolve(extDir, '..', 'testing', 'fake_next_edit_lsp.py');
+const NEXT_EDIT_FILES = {
+  'nextedit.py':
+    'def total(product):\n    result = 0\n    for item in products:\n        result += item.price\n    return result\n\n\ndef count(items):\n    return len(items)\n',
+  'stale.py': '# nextedit: stale\nvalue = 1\nprint(items)\n',
+  'ghost.py': 'count = len(items)  # ghos',
+};
+
+/**
+ * The active editor's rendered lines, decorations' text included (VS Code draws a decoration's
+ * `after` text as a CSS ::after of the span it follows), and the text of its struck-through spans.
+ */
+async function editorView(page) {
+  return page.evaluate(() => {
+    const editor = document.querySelector('.editor-instance .monaco-editor.focused') ?? document.querySelector('.editor-instance .monaco-editor');
+    if (!editor) return { lines: [], struck: [] };
+    const clean = (t) => (t ?? '').replace(/\u00a0/g, ' ');
+    const pseudo = (e, which) => {
+      const c = getComputedStyle(e, which).content;
+      return c && c.startsWith('"') ? c.slice(1, -1).replace(/\\(.)/g, '$1') : '';
+    };
+    const lineText = (l) =>
+      [...l.querySelectorAll('span')]
+        .filter((e) => e.children.length === 0)
+        .map((e) => pseudo(e, '::before') + e.textContent + pseudo(e, '::after'))
+        .join('');
+    const rows = [...editor.querySelectorAll('.view-lines .view-line')]
+      .map((l) => ({ top: parseFloat(l.style.top || '0'), text: clean(lineText(l)) }))
+      .sort((a, b) => a.top - b.top);
+    const struck = [...editor.querySelectorAll('.view-lines .view-line span')]
+      .filter((e) => e.children.length === 0 && getComputedStyle(e).textDecorationLine.includes('line-through'))
+      .map((e) => clean(e.textContent));
+    return { lines: rows.map((r) => r.text), struck };
+  });
+}
+
+/** "Ln 9, Col 16" from the status bar, as [line, column] (1-based), or undefined. */
+async function cursorPosition(page) {
+  const el = page.locator('.statusbar-item[id="status.editor.selection"]').first();
+  if (!(await el.count())) return undefined;
+  const m = /Ln (\d+), Col (\d+)/.exec(norm(await el.innerText()));
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
+function recorded(file) {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')).messages;
+  } catch {
+    return [];
+  }
+}
+
+/** The lines of the workbench's logs (Tide's output channel among them) that contain `needle`. */
+function logLines(userDir, needle) {
+  const lines = [];
+  const walk = (d) => {
+    if (!fs.existsSync(d)) return;
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) lines.push(...fs.readFileSync(p, 'utf8').split('\n').filter((l) => l.includes(needle)));
+    }
+  };
+  walk(path.join(userDir, 'logs'));
+  return lines;
+}
+
+function hasPygls() {
+  return fs.existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import pygls'], { timeout: 60_000 }).status === 0;
+}
+
+async function nextEditChecks(page, { userDir, ws, settings }) {
+  if (!hasPygls()) {
+    record('next-edit checks against the fake server', 'skip', `${PYTHON} has no pygls (make demo builds the venv)`);
+    return;
+  }
+  for (const [name, text] of Object.entries(NEXT_EDIT_FILES)) fs.writeFileSync(path.join(ws, name), text);
+  const recordFile = path.join(results, 'fake-next-edit-record.json');
+  fs.rmSync(recordFile, { force: true });
+  const fakeSettings = {
+    ...settings,
+    'tide.server.command': PYTHON,
+    'tide.server.args': [FAKE_NEXT_EDIT, recordFile],
+    'tide.nextEdit.debounceMs': 300,
+  };
+  writeSettings(userDir, fakeSettings);
+  const started = await waitFor(async () => recorded(recordFile).some((m) => m.method === 'initialized'), 60_000);
+  record('the extension starts the fake next-edit server', started ? 'pass' : 'fail');
+  if (!started) return;
+  const uriOf = (name) => `file://${path.join(ws, name)}`;
+  const shown = (name) => recorded(recordFile).filter((m) => m.method === 'textDocument/didShowInlineEdit' && m.params?.item?.textDocument?.uri === uriOf(name));
+  const asked = (name, minVersion) =>
+    recorded(recordFile).filter((m) => m.method === 'textDocument/copilotInlineEdit' && m.params.textDocument.uri === uriOf(name) && m.params.textDocument.version >= minVersion);
+  // Saves until the file holds `want` (an edit is applied asynchronously, so one save can come
+  // before it); what the file holds at the end.
+  const saveUntil = async (name, want) => {
+    let t = '';
+    await waitFor(async () => {
+      await page.keyboard.press('Control+S');
+      t = fs.readFileSync(path.join(ws, name), 'utf8');
+      return t === want;
+    }, 10_000);
+    return t;
+  };
+
+  // 1. An edit after typing: drawn next to what it replaces, reported, Tab jumps then accepts.
+  await openFile(page, 'nextedit.py');
+  await page.keyboard.press('Control+Home');
+  await page.keyboard.press('End');
+  await page.keyboard.press('ArrowLeft');
+  await page.keyboard.press('ArrowLeft');
+  await page.keyboard.type('s', { delay: 50 });
+  const drawn = await waitFor(async () => {
+    const v = await editorView(page);
+    return v.lines.some((l) => l.includes('return len(itemsproducts)')) && v.struck.includes('items') ? v : undefined;
+  }, 20_000);
+  await shot(page, 'next-edit-shown');
+  record(
+    'a next edit is drawn after typing: the replaced text struck through, the new text after it',
+    drawn ? 'pass' : 'fail',
+    JSON.stringify(drawn ?? (await editorView(page))),
+  );
+  const report = await waitFor(async () => shown('nextedit.py')[0], 10_000);
+  record(
+    'didShowInlineEdit is sent with the shown edit',
+    report?.params.item.text === 'products' && report.params.item.range.start.line === 8 ? 'pass' : 'fail',
+    JSON.stringify(report?.params),
+  );
+  const askedFirst = asked('nextedit.py', 2)[0];
+  record(
+    'the request carries the document version and the cursor',
+    askedFirst && askedFirst.params.position.line === 0 && askedFirst.params.position.character === 18 ? 'pass' : 'fail',
+    JSON.stringify(askedFirst?.params),
+  );
+  const before = await cursorPosition(page);
+  await page.keyboard.press('Tab');
+  const jumped = await waitFor(async () => {
+    const p = await cursorPosition(page);
+    return p && p[0] === 9 && p[1] === 16 ? p : undefined;
+  }, 5000);
+  record('Tab far from the edit jumps to it', jumped ? 'pass' : 'fail', `cursor ${JSON.stringify(before)} -> ${JSON.stringify(await cursorPosition(page))}`);
+  await page.keyboard.press('Tab');
+  const want = NEXT_EDIT_FILES['nextedit.py'].replace('total(product)', 'total(products)').replace('len(items)', 'len(products)');
+  const accepted = await saveUntil('nextedit.py', want);
+  await shot(page, 'next-edit-accepted');
+  record('Tab on the edit applies it: the file is right', accepted === want ? 'pass' : 'fail', JSON.stringify(accepted));
+
+  // 2. The next one (count(items)) shows; Escape dismisses it and the text stays.
+  const second = await waitFor(async () => (await editorView(page)).lines.some((l) => l.includes('count(itemsproducts)')), 20_000);
+  await page.keyboard.press('Escape');
+  const gone = await waitFor(async () => {
+    const v = await editorView(page);
+    return !v.lines.some((l) => l.includes('itemsproducts')) && v.struck.length === 0;
+  }, 5000);
+  await shot(page, 'next-edit-dismissed');
+  const dismissedText = await saveUntil('nextedit.py', want);
+  record(
+    'Escape dismisses a shown edit and leaves the text',
+    second && gone && dismissedText === want ? 'pass' : 'fail',
+    `shown ${!!second}; ${JSON.stringify(await editorView(page))}`,
+  );
+
+  // 3. A stale answer (for an older version) is dropped: the log says so, never drawn or reported.
+  await openFile(page, 'stale.py');
+  await page.keyboard.press('Control+End');
+  await page.keyboard.type('x = 2', { delay: 40 });
+  const staleLog = await waitFor(async () => logLines(userDir, `next edit answered for ${uriOf('stale.py')}`).find((l) => /: stale: the edit is for version/.test(l)), 20_000);
+  const staleView = await editorView(page);
+  await shot(page, 'next-edit-stale-dropped');
+  record(
+    'a stale answer is dropped',
+    staleLog && asked('stale.py', 2).length > 0 && shown('stale.py').length === 0 && staleView.struck.length === 0 && !staleView.lines.some((l) => l.includes('itemsproducts'))
+      ? 'pass'
+      : 'fail',
+    `log ${JSON.stringify(staleLog)}; shown ${JSON.stringify(shown('stale.py'))}; ${JSON.stringify(staleView)}`,
+  );
+
+  // 4. Ghost text at the cursor wins over an edit on the cursor's line; Tab takes the ghost text.
+  await openFile(page, 'ghost.py');
+  await page.keyboard.press('Control+End');
+  await page.keyboard.type('t', { delay: 40 });
+  const ghost = await waitFor(async () => norm(await ghostText(page)), 15_000);
+  const hiddenLog = await waitFor(async () => logLines(userDir, `next edit for ${uriOf('ghost.py')} hidden: ghost text at the cursor wins`)[0], 20_000);
+  const ghostView = await editorView(page);
+  await shot(page, 'next-edit-ghost-wins');
+  record(
+    'ghost text at the cursor wins: no edit on the cursor line',
+    ghost === '_hint = 1' && hiddenLog && shown('ghost.py').length === 0 && ghostView.struck.length === 0 && norm(await ghostText(page)) === '_hint = 1' ? 'pass' : 'fail',
+    `ghost ${JSON.stringify(ghost)}; log ${JSON.stringify(hiddenLog)}; shown ${JSON.stringify(shown('ghost.py'))}; ${JSON.stringify(ghostView)}`,
+  );
+  await page.keyboard.press('Tab');
+  const ghostFile = await saveUntil('ghost.py', 'count = len(items)  # ghost_hint = 1');
+  const after = await waitFor(async () => shown('ghost.py').length > 0 && (await editorView(page)).struck.includes('items'), 15_000);
+  await shot(page, 'next-edit-after-ghost');
+  record(
+    'Tab accepts the ghost text; then the edit on that line shows',
+    ghostFile === 'count = len(items)  # ghost_hint = 1' && after ? 'pass' : 'fail',
+    `file ${JSON.stringify(ghostFile)}; ${JSON.stringify(await editorView(page))}`,
+  );
+
+  // 5. tide.nextEdit.enabled off: an edit asks nothing; the command still asks. The automatic
+  // request would come a debounce after the typing, before the command palette is through.
+  writeSettings(userDir, { ...fakeSettings, 'tide.nextEdit.enabled': false });
+  const off = await waitFor(async () => logLines(userDir, 'next edit suggestions off (tide.nextEdit.enabled)').length > 0, 20_000);
+  const count = asked('ghost.py', 0).length;
+  await page.keyboard.press('Control+End');
+  await page.keyboard.type('\nz = 3', { delay: 40 });
+  await runCommand(page, 'Tide: Suggest next edit');
+  const explicit = await waitFor(async () => asked('ghost.py', 0).length > count, 15_000);
+  const requests = asked('ghost.py', 0).slice(count);
+  record(
+    'with tide.nextEdit.enabled off typing asks nothing, "Tide: Suggest next edit" asks once',
+    off && explicit && requests.length === 1 && requests[0].params.position.line === 1 && requests[0].params.position.character === 5 ? 'pass' : 'fail',
+    `setting seen off ${off}; requests after typing ${JSON.stringify(requests.map((m) => m.params))}`,
+  );
+}
+
+/**
+ * Against the real server: an edit makes the extension ask for a next edit, the server answers
+ * it (its log says what it offered, if anything), and the extension takes the answer, an edit or
+ * none, without an error.
+ */
+async function nextEditRealCheck(page, { userDir, ws, logFile }) {
+  const name = 'shapes.py';
+  const uri = `file://${path.join(ws, name)}`;
+  fs.writeFileSync(path.join(ws, name), 'def area(width, height):\n    return width * height\n\n\nprint(area(2, 3))\n');
+  await openFile(page, name);
+  // Rename the first parameter; the uses below are the next edit a model could propose.
+  await page.keyboard.press('Control+Home');
+  await page.keyboard.press('End');
+  for (let i = 0; i < 'width, height):'.length; i++) await page.keyboard.press('ArrowLeft');
+  for (let i = 0; i < 'width'.length; i++) await page.keyboard.press('Shift+ArrowRight');
+  await page.keyboard.type('w', { delay: 60 });
+  const served = await waitFor(
+    async () => {
+      const text = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
+      return text.split('\n').find((l) => l.includes(`next edit for ${uri}`));
+    },
+    WAIT_MS,
+    1000,
+  );
+  const taken = await waitFor(async () => logLines(userDir, `next edit answered for ${uri}`)[0], 30_000);
+  const failed = logLines(userDir, `next edit for ${uri} failed`);
+  await shot(page, 'next-edit-real-server');
+  record(
+    'against the real server an edit asks for a next edit and the answer is taken without an error',
+    served && taken && failed.length === 0 ? 'pass' : 'fail',
+    `server: ${JSON.stringify(served)}; extension: ${JSON.stringify(taken)}; errors ${JSON.stringify(failed)}`,
+  );
+}
+
 function writeSettings(userDir, settings) {
   // code-server is a remote setup: machine-scoped settings (tide.server.*) are read from the
   // Machine settings, the rest from the User settings.
@@ -416,8 +684,8 @@ async function main() {
     'editor.suggestOnTriggerCharacters': false,
     'editor.lightbulb.enabled': 'on',
     'files.autoSave': 'off',
-    'tide.server.command': mode === 'smoke' ? 'tide-lsp' : TIDE_LSP,
-    'tide.server.args': mode === 'smoke' ? [] : ['--log-file', logFile],
+    'tide.server.command': mode === 'smoke' || mode === 'nextedit' ? 'tide-lsp' : TIDE_LSP,
+    'tide.server.args': mode === 'smoke' || mode === 'nextedit' ? [] : ['--log-file', logFile],
   };
   // Team mode never loads the local model: the server is pointed at the fake team server at once.
   writeSettings(userDir, mode === 'team' ? { ...settings, 'tide.model': team.url } : settings);
@@ -481,6 +749,11 @@ async function main() {
       }, 60_000);
       record('server-not-found notification says how to install', /pip install -e \./.test(note) ? 'pass' : 'fail', note.replace(/\s+/g, ' '));
       await shot(page, 'smoke-extension-installed');
+      await nextEditChecks(page, { userDir, ws, settings });
+      return;
+    }
+    if (mode === 'nextedit') {
+      await nextEditChecks(page, { userDir, ws, settings });
       return;
     }
     const teamArgs = { team, key, userDir, ws, settings, logFile };
@@ -652,7 +925,9 @@ async function main() {
         JSON.stringify(fixed2),
       );
     }
+    await nextEditRealCheck(page, { userDir, ws, logFile });
     await teamChecks(page, teamArgs);
+    await nextEditChecks(page, { userDir, ws, settings });
   } finally {
     if (context) await context.close().catch(() => {});
     team.close();
