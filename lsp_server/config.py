@@ -119,6 +119,11 @@ class Settings:
     # on meanwhile: after Enter the user pauses about half a second, and a suggestion that
     # comes later is never seen. 0 waits for the whole suggestion.
     answer_within_ms: int = _setting(400, int, _int_range(0, 60000))
+    # Prompt lookup: greedy completions draft from their own prompt (code repeats its names)
+    # and verify the draft in one batch. Off: on a two-core CPU a batch of two tokens costs more
+    # than two tokens one at a time, and completions ran at 0.87-0.95 times the plain speed
+    # (benchmarks/lookup.py, BENCHMARKS.md); it pays where batches are cheap.
+    prompt_lookup: bool = _setting(False, bool)
     # Lines a completion may span where the syntax asks for a block (after `def ...:`, `{`);
     # elsewhere a completion is one line.
     max_lines: int = _setting(8, int, _int_range(1, 200))

@@ -173,6 +173,7 @@ class Generator:
                 temperature=0.0 if sample == 0 else SAMPLE_TEMPERATURE,
                 seed=sample,
                 heal=heal,
+                lookup=settings.prompt_lookup,
             )
             pieces = self.engine.stream(prompt, params, ticket.is_cancelled, stats)
             try:

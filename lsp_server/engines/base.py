@@ -23,6 +23,9 @@ class GenerationParams:
     # from): an engine may verify it in batches, speculatively, to go faster; what it yields is
     # the same as without it. Only greedy generation without healing uses it.
     draft: str = ""
+    # Prompt lookup: the completion drafts from its own prompt, where code repeats its names
+    # and lines (found by the output's last few tokens), verified as `draft` is.
+    lookup: bool = False
 
 
 @dataclass

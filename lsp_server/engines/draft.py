@@ -27,11 +27,20 @@ MATCH_TOKENS = 3  # the output's last tokens that must recur in the draft to res
 
 
 class DraftCursor:
-    """Where in the draft the output goes on, or None while the two differ."""
+    """Where in the draft the output goes on, or None while the two differ.
 
-    def __init__(self, tokens: list[int]) -> None:
+    A rewrite starts in step with its draft (`at` 0); a completion drafting from its own prompt
+    starts out of step and waits for its last tokens to recur there, the latest occurrence
+    first (`near` the draft's end), since code repeats most what was written just before.
+    """
+
+    def __init__(self, tokens: list[int], at: int | None = 0, near: int = 0) -> None:
         self.tokens = tokens
-        self.at: int | None = 0
+        self.at = at
+        self.near = near
+        self._starts: dict[tuple[int, ...], list[int]] = {}
+        for i in range(len(tokens) - MATCH_TOKENS + 1):
+            self._starts.setdefault(tuple(tokens[i : i + MATCH_TOKENS]), []).append(i)
 
     def follow(self, output: list[int]) -> None:
         """Step past the output's last token: in step with the draft, or found again in it."""
@@ -39,18 +48,19 @@ class DraftCursor:
         if self.at is not None and self.at < len(self.tokens) and self.tokens[self.at] == token:
             self.at += 1
             return
-        self.at = self._resync(output, self.at or 0)
+        if self.at is not None:
+            self.near = self.at
+        self.at = self._resync(output, self.near)
 
     def _resync(self, output: list[int], near: int) -> int | None:
         if len(output) < MATCH_TOKENS:
             return None
-        tail = output[-MATCH_TOKENS:]
-        starts = range(len(self.tokens) - MATCH_TOKENS + 1)
+        starts = self._starts.get(tuple(output[-MATCH_TOKENS:]))
+        if not starts:
+            return None
         # The draft is copied in order, so the place after the last one wins a tie.
-        for i in sorted(starts, key=lambda s: (s + MATCH_TOKENS < near, abs(s - near))):
-            if self.tokens[i : i + MATCH_TOKENS] == tail:
-                return i + MATCH_TOKENS
-        return None
+        best = min(starts, key=lambda s: (s + MATCH_TOKENS < near, abs(s - near)))
+        return best + MATCH_TOKENS
 
     def proposal(self, limit: int) -> list[int]:
         if self.at is None or limit <= 0:
@@ -65,30 +75,33 @@ def generate_drafted(
     cancelled: Callable[[], bool],
     stats: GenerationStats,
     *,
-    draft: list[int],
+    cursor: DraftCursor,
     batch: int,
+    first_span: int | None = None,
     prefill: Callable[[], Logits | None],
-    pick: Callable[[Logits], tuple[int, float]],
+    pick: Callable[[Logits, str], tuple[int, float]],
     is_end: Callable[[int], bool],
     piece: Callable[[int], str],
     advance: Callable[[list[int]], list[Logits]],
     rewind: Callable[[int], None],
 ) -> Iterator[str]:
     """Yield the greedy completion's text, one token's worth at a time, as
-    `generation.generate` does, proposing `draft` (tokens) `batch - 1` at a time.
+    `generation.generate` does, proposing the draft's tokens from `cursor` up to `batch - 1`
+    at a time (`first_span` at first).
 
     `advance` evaluates tokens in one batch and returns the logits after each; `rewind` drops
     the last n tokens evaluated. `pick` must be greedy: with sampling, a row's choice would
-    depend on how many tokens were proposed.
+    depend on how many tokens were proposed. Nothing is proposed until the healed text
+    (`params.heal`) is produced, since a proposal's rows would be picked without its mask.
     """
     start = time.perf_counter()
     limit = min(params.max_tokens, room - 1)
     output: list[int] = []
-    cursor = DraftCursor(draft)
     calls = copied = proposed = 0
+    rest = params.heal
     # How many draft tokens to propose: doubled while the output keeps them all, cut to what
     # it kept when it leaves the draft, since a batch costs nearly its length in tokens.
-    span = batch - 1
+    span = first_span or batch - 1
     with engine_run(engine, stats, start):
         try:
             logits = prefill()
@@ -97,24 +110,25 @@ def generate_drafted(
                 stats.stop_reason = "cancelled"
                 return
             while True:
-                token, logprob = pick(logits)
+                token, logprob = pick(logits, rest)
                 if is_end(token):
                     stats.stop_reason = "eos"
                     return
                 stats.stop_reason = _count(token, logprob, output, stats, limit, cancelled)
                 text = piece(token)
+                rest = rest[len(text) :] if rest.startswith(text) else ""
                 if text:
                     yield text
                 if stats.stop_reason:
                     return
                 cursor.follow(output)
-                proposal = cursor.proposal(min(span, limit - len(output)))
+                proposal = [] if rest else cursor.proposal(min(span, limit - len(output)))
                 rows = advance([token, *proposal])
                 calls += 1
                 proposed += len(proposal)
                 kept = 0
                 for guess in proposal:
-                    choice, logprob = pick(rows[kept])
+                    choice, logprob = pick(rows[kept], "")
                     if choice != guess or is_end(choice):
                         break
                     stats.stop_reason = _count(choice, logprob, output, stats, limit, cancelled)
@@ -137,7 +151,7 @@ def generate_drafted(
                 calls,
                 copied,
                 proposed,
-                len(draft),
+                len(cursor.tokens),
             )
 
 

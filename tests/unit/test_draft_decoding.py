@@ -21,6 +21,7 @@ class ToyModel:
     def __init__(self, prompt: list[int]) -> None:
         self.context = list(prompt)
         self.calls = 0
+        self.batches: list[int] = []
 
     def _row(self) -> np.ndarray:
         seed = hash((tuple(self.context[-2:]), len(self.context) // 7)) % (2**32)
@@ -34,6 +35,7 @@ class ToyModel:
 
     def advance(self, tokens: list[int]) -> list[np.ndarray]:
         self.calls += 1
+        self.batches.append(len(tokens))
         rows = []
         for token in tokens:
             self.context.append(token)
@@ -50,7 +52,10 @@ def greedy(row: np.ndarray) -> tuple[int, float]:
 
 
 def plain(prompt: list[int], max_tokens: int) -> tuple[list[int], GenerationStats, int]:
-    model = ToyModel(prompt)
+    return _plain_on(ToyModel(prompt), max_tokens)
+
+
+def _plain_on(model: ToyModel, max_tokens: int) -> tuple[list[int], GenerationStats, int]:
     stats = GenerationStats()
     pieces = generate(
         "toy",
@@ -68,20 +73,36 @@ def plain(prompt: list[int], max_tokens: int) -> tuple[list[int], GenerationStat
 
 
 def drafted(
-    prompt: list[int], draft: list[int], max_tokens: int, batch: int = 8
+    prompt: list[int],
+    draft: list[int],
+    max_tokens: int,
+    batch: int = 8,
+    cursor: DraftCursor | None = None,
+    heal: str = "",
 ) -> tuple[list[int], GenerationStats, int]:
     model = ToyModel(prompt)
+    return _drafted_on(model, draft, max_tokens, batch, cursor, heal)
+
+
+def _drafted_on(
+    model: ToyModel,
+    draft: list[int],
+    max_tokens: int,
+    batch: int = 8,
+    cursor: DraftCursor | None = None,
+    heal: str = "",
+) -> tuple[list[int], GenerationStats, int]:
     stats = GenerationStats()
     pieces = generate_drafted(
         "toy",
-        GenerationParams(max_tokens=max_tokens),
+        GenerationParams(max_tokens=max_tokens, heal=heal),
         1000,
         lambda: False,
         stats,
-        draft=draft,
+        cursor=cursor or DraftCursor(draft),
         batch=batch,
         prefill=model.prefill,
-        pick=greedy,
+        pick=lambda row, rest: greedy(row),
         is_end=lambda t: t == END,
         piece=lambda t: f"{t} ",
         advance=model.advance,
@@ -151,3 +172,47 @@ def test_the_cursor_finds_its_place_again_after_a_departure() -> None:
     for n in range(5, 8):
         cursor.follow(output[:n])
     assert cursor.proposal(3) == [8]
+
+
+class ShortMemoryToy(ToyModel):
+    """Logits from the last two tokens only: the same two tokens go on the same way, as a
+    name or a line of code recurs."""
+
+    def _row(self) -> np.ndarray:
+        seed = hash(tuple(self.context[-2:])) % (2**32)
+        row = np.random.default_rng(seed).normal(size=VOCAB)
+        row[END] -= 4.0
+        return row
+
+
+def test_a_lookup_draft_from_the_prompt_gives_the_greedy_output_in_fewer_calls() -> None:
+    rng = random.Random(5)
+    start = [rng.randrange(1, VOCAB) for _ in range(5)]
+    earlier, _, _ = _plain_on(ShortMemoryToy(start), 60)
+    # The prompt already went this way once, as code repeats its own lines.
+    prompt = start + earlier + start
+    expected, _, calls = _plain_on(ShortMemoryToy(prompt), 60)
+    assert len(expected) >= 10, "the toy model ended too soon to test anything"
+    cursor = DraftCursor(prompt, at=None, near=len(prompt))
+    got, _, lookup_calls = _drafted_on(ShortMemoryToy(prompt), [], 60, cursor=cursor)
+    assert got == expected
+    assert lookup_calls < calls / 2
+
+
+def test_nothing_is_proposed_before_the_healed_text_is_produced() -> None:
+    prompt = [3, 4, 5]
+    expected, _, _ = plain(prompt, 40)
+    # Piece texts are "<token> ", so a heal text of the first two tokens' texts holds the
+    # draft back until both are produced.
+    model = ToyModel(prompt)
+    got, _, _ = _drafted_on(model, expected, 40, heal=f"{expected[0]} {expected[1]} ")
+    assert got == expected
+    assert model.batches[0] == 1 and model.batches[1] > 1
+
+
+def test_a_lookup_cursor_takes_the_latest_occurrence_first() -> None:
+    tokens = [1, 2, 3, 10, 7, 1, 2, 3, 11, 8]
+    cursor = DraftCursor(tokens, at=None, near=len(tokens))
+    output = [1, 2, 3]
+    cursor.follow(output)
+    assert cursor.proposal(2) == [11, 8]

@@ -23,7 +23,7 @@ from ...completion.prompts import Prompt, detect_template
 from ...errors import EngineError, ModelError
 from ..base import Engine, GenerationParams, GenerationStats, TokenScore
 from ..chat import chat_template_prompt
-from ..draft import generate_drafted
+from ..draft import DraftCursor, generate_drafted
 from ..generation import generate, room_for
 from ..reuse import common_prefix
 from ..sampling import HealingVocab, choose, log_softmax
@@ -46,6 +46,9 @@ AUX_BATCH = 32
 # token's time per token (the 0.5B model: one token 20 ms, 16 tokens 176 ms, 32 tokens 329 ms),
 # so a long proposal that the output leaves early wastes more than it saves.
 DRAFT_BATCH = 16
+# A lookup draft is a guess from a few matching tokens, so it starts short and grows only while
+# the output keeps it.
+LOOKUP_SPAN = 4
 
 _TOKEN_ATTR_CONTROL = 1 << 3
 # ggml_log_level: 1 debug, 2 info, 3 warn, 4 error, 5 continuation (logged as debug).
@@ -208,6 +211,17 @@ class LlamaCppEngine(Engine):
     def _piece(self, token: int) -> str:
         return self._llm.detokenize([token]).decode("utf-8", "replace")
 
+    def _draft_cursor(self, tokens: list[int], params: GenerationParams) -> DraftCursor | None:
+        """Where a greedy generation drafts from: the text it was given, else its own prompt
+        with lookup on; None for plain decoding."""
+        if params.temperature > 0:
+            return None
+        if params.draft:
+            return DraftCursor(self.tokenize(params.draft))
+        if params.lookup:
+            return DraftCursor(tokens, at=None, near=len(tokens))
+        return None
+
     def stream(
         self,
         prompt: Prompt,
@@ -234,17 +248,19 @@ class LlamaCppEngine(Engine):
             return decoder.decode(self._llm.detokenize([token]))
 
         try:
-            if params.draft and params.temperature <= 0 and not params.heal:
+            cursor = self._draft_cursor(tokens, params)
+            if cursor is not None:
                 yield from generate_drafted(
                     "llama.cpp",
                     params,
                     room,
                     cancelled,
                     stats,
-                    draft=self.tokenize(params.draft),
+                    cursor=cursor,
                     batch=min(DRAFT_BATCH, sequence.n_batch),
+                    first_span=LOOKUP_SPAN if params.lookup and not params.draft else None,
                     prefill=lambda: sequence.prefill(tokens, cancelled, stats),
-                    pick=lambda logits: pick(logits, ""),
+                    pick=pick,
                     is_end=self._is_end,
                     piece=piece,
                     advance=lambda batch: list(sequence.decode(batch, all_logits=True)),
