@@ -2,7 +2,7 @@
 time, against the real server, and what they live with is measured (issue 29).
 
     .venv/bin/python -m benchmarks.replay [--name run] [--seed 0] [--files-per-language 3]
-        [--regions-per-file 1] [--configs tide,tide-nocross,llama-vim] [--regions N]
+        [--regions-per-file 1] [--configs tide,tide-nocross,tide-lookup,llama-vim] [--regions N]
         [--key-ms 150] [--arrival-ms 1500] [--line-ms 600] [--punctuation-ms 300]
         [--lines 6] [--max-region-chars 320] [--tide-settings JSON] [--vim-context 4096]
         [--generations notification|log] [--summarize]
@@ -27,7 +27,8 @@ the machine's drift hits all alike:
   accepted (one didChange) whole when it is all right, else by line or by word (VS Code's partial
   accepts) as far as it is right, and typing goes on from there.
 
-Configurations: `tide` (default settings) and `tide-nocross` (crossFileBudget 0), each a fresh
+Configurations: `tide` (default settings), `tide-nocross` (crossFileBudget 0) and `tide-lookup`
+(promptLookup on), each a fresh
 `tide-lsp` over stdio per region with the project as its workspace, started and indexed before
 the clock starts; `llama-vim`, llama-server (benchmarks.peer's build, same model, same threads)
 sent llama.vim's `/infill` request per key on llama.vim's window (256 lines before, 64 after,
@@ -101,6 +102,7 @@ from lsp_server.tuning.files import _read as read_source  # the tuner's generate
 CONFIGS: dict[str, dict | None] = {
     "tide": {},
     "tide-nocross": {"crossFileBudget": 0},
+    "tide-lookup": {"promptLookup": True},
     "llama-vim": None,  # not Tide: llama-server's /infill
 }
 READY_S = 180  # model load and workspace indexing, before the clock starts

@@ -11,6 +11,7 @@ once the engine has evaluated it. A keystroke never waits for a context change.
 import threading
 from dataclasses import dataclass, replace
 
+from ..config import Settings
 from ..text.documents import Snapshot
 from .generate import Plan
 
@@ -73,6 +74,19 @@ class HeadPolicy:
         if not head.settled:
             return head, head.origin
         return head, "file" if other_file else "typing"
+
+    def left_behind(self, uri: str, cause: str, invoked: bool, settings: Settings) -> Plan | None:
+        """On arriving at another place in the same document (`cause` from `held`), the plan
+        of the place the user left, whose snippets the engine's cache still holds at the
+        prompt's head: taking it, the arrival evaluates only the window, and the snippets for
+        the new place are prepared in the next pause. None where the context is gathered
+        afresh: after another document, on an explicit request (the best context is worth
+        its cost there), or with cross-file context off."""
+        if cause != "arrival" or invoked or settings.cross_file_budget <= 0:
+            return None
+        with self._lock:
+            head = self._heads.get(uri)
+        return head.plan if head is not None and head.plan.files else None
 
     def hold(self, head: Head) -> None:
         with self._lock:

@@ -195,15 +195,19 @@ class CompletionService:
     ) -> CompletionResult:
         """Context and generation, on the worker: the engine counts the context's tokens.
 
-        The prompt head held for this place is used as it is; only on arriving somewhere is
-        the context gathered afresh (and a better one is prepared in the next pause).
+        The prompt head held for this place is used as it is. Arriving elsewhere in the same
+        document keeps the snippets the engine already holds, so only the window is evaluated;
+        arriving in another document gathers them afresh. Either way a better head is
+        prepared in the next pause.
         """
         settings = self._settings()
         head, cause = self._heads.held(snapshot, cursor)
         if head is not None:
             plan, start = head.plan, head.start
         else:
-            plan, start = self._plan(generator, snapshot, cursor, buffers), None
+            left = self._heads.left_behind(snapshot.uri, cause, invoked, settings)
+            plan = left or self._plan(generator, snapshot, cursor, buffers)
+            start = None
         label = "complete" if kind == "request" else "ahead of accept,"
         request = GenerationRequest(
             snapshot, cursor, settings, trigger.multiline, invoked, plan, label, start
@@ -272,7 +276,8 @@ class CompletionService:
         plan = self._plan(generator, snapshot, cursor, buffers)
         request = GenerationRequest(snapshot, cursor, self._settings(), False, plan=plan)
         fresh = generator.layout(request)
-        if plan == head.plan and fresh.window.start == head.start:
+        offered = [h for h in (head, head.prepared) if h is not None]
+        if any(plan == h.plan and fresh.window.start == h.start for h in offered):
             return False
         if not generator.prepare(fresh, ticket):
             return False
@@ -323,16 +328,17 @@ class CompletionService:
         ahead = (
             settings.precompute and shown.edit is not None and not self._has_ahead(before, shown)
         )
-        if not ahead and not settings.move_kv:
-            return
 
         def jobs() -> list[Callable[[Ticket], object]]:
             queued: list[Callable[[Ticket], object]] = []
+            buffers = self._documents.texts()
             if ahead:
-                buffers = self._documents.texts()
                 queued.append(lambda t: self._ahead(generator, before, shown, buffers, t))
             if settings.move_kv:
                 queued.append(lambda t: generator.engine.refresh(t.is_cancelled))
+            # Last: it replaces the prompt the engine holds (saved first, so a request that
+            # still wants it gets it back by a restore).
+            queued.append(lambda t: self._prepare_head(generator, before, cursor, buffers, t))
             return queued
 
         self._idle.after_pause(jobs)

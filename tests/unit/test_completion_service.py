@@ -4,6 +4,8 @@ import asyncio
 
 import pytest
 
+from lsp_server.completion.generate import Plan
+from lsp_server.completion.prompts import ContextFile, Prompt
 from lsp_server.completion.service import CompletionService
 from lsp_server.config import Settings
 from lsp_server.context.service import ContextService
@@ -177,3 +179,54 @@ async def test_a_prompt_that_took_the_whole_limit_is_answered_whole() -> None:
     await asyncio.sleep(0.1)  # the prompt takes past the limit
     engine.release.set()
     assert (await task).result.text == "x + y if x else y"
+
+
+class ShiftingContext(CountingContext):
+    """Other files' snippets that change with every look, as typing brings in new names."""
+
+    def plan_for(self, *args, **kwargs):
+        plan = super().plan_for(*args, **kwargs)
+        snippet = ContextFile("lib.py", f"def helper_{self.plans}(): ...")
+        return Plan((snippet,), plan.path, plan.repo)
+
+
+class PreparingEngine(ScriptedEngine):
+    def __init__(self, answers: list[str]) -> None:
+        super().__init__(answers)
+        self.prepared: list[Prompt] = []
+
+    def prepare(self, prompt: Prompt, cancelled) -> bool:
+        self.prepared.append(prompt)
+        return True
+
+
+async def test_a_better_head_is_prepared_in_the_pause_and_taken_by_the_next_request() -> None:
+    engine = PreparingEngine(["x + y", "x - y"])
+    documents = DocumentStore()
+    documents.open(URI, "python", 1, TEXT)
+
+    async def current() -> ScriptedEngine:
+        return engine
+
+    config = Settings(precompute=False, answer_within_ms=0)
+    context = ShiftingContext()
+    causes: list[str] = []
+    service = CompletionService(
+        documents, Scheduler(), context, current, lambda: config, lambda r: causes.append(r.cause)
+    )
+    first = await service.complete(URI, CURSOR)
+    assert "helper_1" in engine.prompts[0].text
+    for _ in range(100):  # the pause: the idle work starts after IDLE_SECONDS
+        if engine.prepared:
+            break
+        await asyncio.sleep(0.1)
+    assert len(engine.prepared) == 1 and "helper_2" in engine.prepared[0].text
+    # The user goes on typing in the same place, not what was suggested: the prepared head is
+    # taken, and no context gathered for the request.
+    documents.change(URI, 2, [Change("z", CURSOR, CURSOR)])
+    await service.complete(URI, Pos(CURSOR.line, CURSOR.character + 1))
+    assert first.result is not None
+    assert "helper_2" in engine.prompts[1].text and "helper_1" not in engine.prompts[1].text
+    assert context.plans == 2
+    await asyncio.sleep(0)  # the reports go out from the event loop
+    assert causes == ["arrival", "context"]

@@ -5,6 +5,7 @@ from lsp_server.completion.generate import Plan
 from lsp_server.completion.head import Head, HeadPolicy, fingerprint
 from lsp_server.completion.prompts import ContextFile
 from lsp_server.completion.window import cursor_window, held_window
+from lsp_server.config import Settings
 from lsp_server.text.documents import DocumentStore
 
 URI = "file:///w/a.py"
@@ -119,3 +120,25 @@ def test_a_held_window_that_outgrew_its_slack_must_move() -> None:
     grown = TEXT[:cursor] + "more = 1\n" * 30 + TEXT[cursor:]
     assert held_window(grown, fresh.start, cursor + 9 * 30, 64, count, slack=0.5) is None
     assert held_window(TEXT, cursor + 1, cursor, 64, count) is None  # a start past the cursor
+
+
+def test_an_arrival_in_the_same_document_keeps_the_snippets_it_left() -> None:
+    policy = HeadPolicy()
+    held_at(policy, TEXT, TEXT.index("line_5"))
+    policy.held(snap(TEXT), TEXT.index("line_5"))
+    head, cause = policy.held(snap(TEXT), TEXT.index("line_30"))
+    assert head is None and cause == "arrival"
+    assert policy.left_behind(URI, cause, False, Settings()) == PLAN
+
+
+def test_the_snippets_are_gathered_afresh_after_another_document_or_when_asked() -> None:
+    policy = HeadPolicy()
+    held_at(policy, TEXT, TEXT.index("line_5"))
+    policy.held(snap(TEXT), TEXT.index("line_5"))
+    policy.held(snap(TEXT, OTHER), 3)
+    _, cause = policy.held(snap(TEXT), TEXT.index("line_30"))
+    assert cause == "file" and policy.left_behind(URI, cause, False, Settings()) is None
+    assert policy.left_behind(URI, "arrival", True, Settings()) is None
+    off = Settings(cross_file_budget=0)
+    assert policy.left_behind(URI, "arrival", False, off) is None
+    assert HeadPolicy().left_behind(URI, "arrival", False, Settings()) is None
