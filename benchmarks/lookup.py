@@ -8,18 +8,22 @@ the file before the cursor is the prefix and the rest the suffix, as Tide lays t
 `lookup` on and off in turn, which goes first alternating, so the VM's drift falls on both.
 The prompt is evaluated by the first of the two and reused by the second, so only generation
 time is compared. Reports tokens per second both ways, the speed-up per cursor (median and
-quartiles), and how many outputs differ (none should: lookup only verifies).
+quartiles), and how many outputs differ (lookup only verifies, but a batch's arithmetic may
+round differently from one token's). First, what verifying costs: the time to evaluate a batch
+of k tokens with every row's logits, against one token (median of 8).
 """
 
 import argparse
 import json
 import statistics
 import sys
+import time
 from pathlib import Path
 
 from lsp_server.completion.prompts import build_prompt
 from lsp_server.config import Settings
 from lsp_server.engines.base import Engine, GenerationParams, GenerationStats
+from lsp_server.engines.llamacpp.engine import LlamaCppEngine
 from lsp_server.engines.loading import load_engine, locate_model
 
 from .replay import add_typing_arguments, choose_regions
@@ -36,6 +40,24 @@ def run(engine: Engine, prefix: str, suffix: str, lookup: bool, gen: int) -> tup
     return text, {"tokens": stats.generated_tokens, "ms": round(stats.generate_ms, 1)}
 
 
+def batch_costs(engine: LlamaCppEngine, text: str) -> dict[int, float]:
+    """Milliseconds to evaluate k tokens after a 500-token prompt, each row's logits out."""
+    sequence = engine._main
+    tokens = engine.tokenize(text)[:520]
+    sequence.prefill(tokens[:500], lambda: False, GenerationStats())
+    held = len(sequence.tokens)
+    costs = {}
+    for k in (1, 2, 3, 5, 8, 16):
+        times = []
+        for _ in range(8):
+            started = time.perf_counter()
+            sequence.decode(tokens[500 : 500 + k], all_logits=k > 1)
+            times.append((time.perf_counter() - started) * 1000)
+            sequence.truncate(held)
+        costs[k] = round(statistics.median(times), 1)
+    return costs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_typing_arguments(parser)
@@ -46,9 +68,13 @@ def main() -> int:
     args = parser.parse_args()
     settings = Settings(model=args.model)
     engine = load_engine(locate_model(settings), settings)
+    if not isinstance(engine, LlamaCppEngine):
+        raise SystemExit("prompt lookup is llama.cpp's; the model loaded on another engine")
+    regions = choose_regions(args)
     records = []
     try:
-        for region in choose_regions(args):
+        costs = batch_costs(engine, "".join(r.text.before for r in regions))
+        for region in regions:
             text = region.text
             typed = text.indent + text.target
             # Line starts as the typist reaches them: the lines above typed, the indentation
@@ -83,6 +109,7 @@ def main() -> int:
 
     quartiles = statistics.quantiles(speedups, n=4)
     summary = {
+        "batch_ms": costs,
         "cursors": len(records),
         "different_outputs": sum(not r["same"] for r in records),
         "lookup_tok_s": rate("lookup"),
