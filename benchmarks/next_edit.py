@@ -2,7 +2,8 @@
 the edit it suggests next compared with the commit's next hunk.
 
     .venv/bin/python -m benchmarks.next_edit [--split bench|train] [--limit N] [--seed 0]
-        [--name run] [--tide-settings JSON] [--data DIR] [--request-s 300] [--summarize]
+        [--name run] [--tide-settings JSON] [--adapter GGUF] [--data DIR] [--request-s 300]
+        [--summarize]
 
 Data: `../shared/bench/next-edit/` (its README: 854 commits from eight public Python histories,
 each changing one file in 2-4 small hunks, split by repository into `train` and `bench`). Choose
@@ -17,8 +18,10 @@ One `tide-lsp` over stdio for the whole run (examples/driver.py's ScriptedEditor
 an empty scratch folder, so no adapter of a workspace is found: the default settings are the
 default model zero-shot, plus diagnostics off (they would share the two cores with the
 rewrites); `--tide-settings` adds to them (`{"adapter": "off"}`, `{"adapter": PATH}`,
-`{"model": ...}`). The clock starts once the model is loaded. For each case the file is opened as
-it was before the commit at its repository path under the workspace, the earlier hunks arrive as
+`{"model": ...}`), and `--adapter GGUF` serves the next edits with a next-edit adapter
+(`{"nextEditAdapter": GGUF}`; one trained on `train` by `python -m benchmarks.next_edit_tune`).
+The clock starts once the model is loaded. For each case the file is opened as it was before
+the commit at its repository path under the workspace, the earlier hunks arrive as
 incremental didChange notifications, one per hunk in order, each the smallest edit within the
 hunk's lines (the server's edit history takes them as the user's), then
 `textDocument/copilotInlineEdit` is sent with copilot-lsp's params (the document's uri and
@@ -185,6 +188,8 @@ async def run(args: argparse.Namespace) -> dict:
     root.mkdir()
     log = scratch / "server.log"
     settings = {**DEFAULT_SETTINGS, **args.tide_settings}
+    if args.adapter:
+        settings["nextEditAdapter"] = str(args.adapter.resolve())
     print(f"scratch folder: {scratch}; {len(cases)} cases of {args.split}; settings {settings}")
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"next-edit-{args.name}.jsonl"
@@ -196,6 +201,8 @@ async def run(args: argparse.Namespace) -> dict:
         status = plain(await editor.wait_ready(READY_S))
         if status.get("state") != "ready":
             raise SystemExit(f"tide-lsp failed to load its model: {status}")
+        if args.adapter and status.get("message"):
+            raise SystemExit(f"the next-edit adapter is not served: {status['message']}")
         began = time.perf_counter()
         for n, case in enumerate(cases):
             record = await run_case(editor, case, n, root, log, args.request_s)
@@ -249,6 +256,9 @@ def main() -> int:
     parser.add_argument("--name", default="run", help="results go to results/next-edit-NAME*")
     parser.add_argument(
         "--tide-settings", type=json.loads, default={}, help="JSON settings added to the defaults"
+    )
+    parser.add_argument(
+        "--adapter", type=Path, help="a next-edit adapter (GGUF) to serve the next edits with"
     )
     parser.add_argument("--data", type=Path, default=DATA, help="the folder of the .jsonl.gz")
     parser.add_argument("--request-s", type=float, default=300.0, help="per-request time limit")

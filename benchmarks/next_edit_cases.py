@@ -3,8 +3,6 @@
 answer and the summary of many. No server and no model here, so all of it is unit-tested.
 """
 
-import gzip
-import json
 import random
 import re
 from collections.abc import Iterable, Sequence
@@ -12,19 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lsp_server.fixes.minimal_edit import minimal_edit
+from lsp_server.tuning.commits import Change, FileCommit, read_records, replay
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "bench" / "next-edit"
 _LINE_BREAK = re.compile(r"\r\n?|\n")
-
-
-@dataclass(frozen=True)
-class Change:
-    """Replace [start, end) (code points) of the text it applies to with `text`."""
-
-    start: int
-    end: int
-    text: str
 
 
 @dataclass(frozen=True)
@@ -86,90 +75,40 @@ class CaseRecord:
 # --- cases ----------------------------------------------------------------------------------------
 
 
-def _lines_applied(lines: list[str], hunk: dict, shift: int) -> list[str]:
-    at = hunk["start"] + shift
-    if lines[at : at + len(hunk["old"])] != hunk["old"]:
-        raise ValueError(f"hunk at line {hunk['start']} does not match the text")
-    return lines[:at] + list(hunk["new"]) + lines[at + len(hunk["old"]) :]
-
-
-def _line_start(lines: list[str], line: int) -> int:
-    """The offset of a line of "\\n".join(lines); past the last, the text's end."""
-    return min(sum(len(text) + 1 for text in lines[:line]), sum(map(len, lines)) + len(lines) - 1)
-
-
-def _hunk_change(before: list[str], after: list[str], hunk: dict, at: int) -> Change | None:
-    """The hunk as the smallest edit within its own lines, as a developer would type it: a
-    diff of the whole texts could slide an inserted block over lines that look alike."""
-    start = _line_start(before, at)
-    old_end = _line_start(before, at + len(hunk["old"]))
-    new_end = _line_start(after, at + len(hunk["new"]))
-    old_text, new_text = "\n".join(before), "\n".join(after)
-    edit = minimal_edit(old_text[start:old_end], new_text[start:new_end], base=start)
-    if edit is not None and old_text[: edit[0]] + edit[2] + old_text[edit[1] :] != new_text:
-        # The file's last line, without a line break, lost or gained: the spans miss it.
-        edit = minimal_edit(old_text, new_text)
-    return Change(*edit) if edit is not None else None
-
-
-def _cursor_after(after: list[str], hunk: dict, at: int) -> int:
-    """Where the developer's cursor is after typing the hunk: the end of its last new line,
-    or for a deletion the start of the line that followed it."""
-    if hunk["new"]:
-        last = at + len(hunk["new"]) - 1
-        return _line_start(after, last) + len(after[last])
-    return _line_start(after, at)
-
-
 def cases_of(commit: dict, split: str) -> list[Case]:
     """The commit's cases: after each of its first n-1 hunks, the next one is the truth; after
     its last, nothing is."""
-    hunks = commit["hunks"]
-    lines = commit["before"].split("\n")
-    shift = 0
+    steps = replay(FileCommit.from_record(commit))
     changes: list[Change] = []
     found: list[Case] = []
-    for k, hunk in enumerate(hunks):
-        at = hunk["start"] + shift
-        after = _lines_applied(lines, hunk, shift)
-        change = _hunk_change(lines, after, hunk, at)
-        if change is not None:
-            changes.append(change)
-        cursor = _cursor_after(after, hunk, at)
-        lines = after
-        shift += len(hunk["new"]) - len(hunk["old"])
-        text = "\n".join(lines)
-        following = hunks[k + 1] if k + 1 < len(hunks) else None
-        if following is None:
-            truth, expected, kind = None, text, "nothing"
-        else:
-            line = following["start"] + shift
-            truth = Truth(line, tuple(following["old"]), tuple(following["new"]))
-            expected, kind = "\n".join(_lines_applied(lines, following, shift)), "next"
+    for step in steps:
+        if step.change is not None:
+            changes.append(step.change)
+        following = step.following
+        truth = Truth(following.start, following.old, following.new) if following else None
         found.append(
             Case(
-                id=f"{commit['repo']}@{commit['commit'][:10]}#{k + 1}",
+                id=f"{commit['repo']}@{commit['commit'][:10]}#{step.applied}",
                 split=split,
                 repo=commit["repo"],
                 commit=commit["commit"],
                 path=commit["path"],
-                kind=kind,
-                applied=k + 1,
-                hunks=len(hunks),
+                kind="nothing" if following is None else "next",
+                applied=step.applied,
+                hunks=len(steps),
                 opened=commit["before"],
                 changes=tuple(changes),
-                text=text,
-                cursor=cursor,
+                text=step.text,
+                cursor=step.cursor,
                 truth=truth,
-                expected=expected,
+                expected=step.with_following(),
             )
         )
     return found
 
 
 def read_commits(split: str, data: Path = DATA) -> list[dict]:
-    with gzip.open(data / f"{split}.jsonl.gz", "rt", encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    return read_records(data / f"{split}.jsonl.gz")
 
 
 def choose_cases(commits: Sequence[dict], split: str, limit: int, seed: int) -> list[Case]:

@@ -233,8 +233,9 @@ def _list_adapters(cache: Path) -> None:
             print(f"  {listing.directory}: unfinished or damaged ({listing.error})")
             continue
         print(
-            f"  {manifest.workspace}  on {manifest.base_name} (sha256 {manifest.base_sha256[:12]})"
-            f"  rank {manifest.rank}, {manifest.steps} steps  {manifest.gguf_path}"
+            f"  {manifest.workspace}  {manifest.purpose} on {manifest.base_name} (sha256 "
+            f"{manifest.base_sha256[:12]})  rank {manifest.rank}, {manifest.steps} steps  "
+            f"{manifest.gguf_path}"
         )
 
 
@@ -278,7 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("location", help="FILE:LINE, 1-based")
     fix.add_argument("--json", action="store_true", help="print diagnostics and fixes as JSON")
     tune = sub.add_parser(
-        "tune", help="train a LoRA adapter on a workspace's code (needs the tune extra)"
+        "tune",
+        help="train a LoRA adapter on a workspace's code, or with --next-edit on its commits' "
+        "edits (needs the tune extra)",
     )
     common(tune, argparse.SUPPRESS)
     add_tune_arguments(tune)

@@ -144,6 +144,9 @@ class Settings:
     # The LoRA adapter on top of the model: "auto" loads the workspace's own (`tide-lsp tune`)
     # when there is one for this model, "off" none; anything else is an adapter's path.
     adapter: str = _setting("auto", str, _nonempty, reloads_engine=True)
+    # The same for next-edit suggestions (`tide-lsp tune --next-edit`): llama.cpp runs them on a
+    # context of their own with this adapter, never the completion one.
+    next_edit_adapter: str = _setting("auto", str, _nonempty, reloads_engine=True)
     log_level: str = _setting("info", str, _level, str.lower)
     # Syntax errors and unlikely lines, published with source "tide".
     diagnostics: bool = _setting(True, bool)

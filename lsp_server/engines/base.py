@@ -3,6 +3,7 @@
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..completion.prompts import Prompt, Template
 
@@ -26,6 +27,9 @@ class GenerationParams:
     # Prompt lookup: the completion drafts from its own prompt, where code repeats its names
     # and lines (found by the output's last few tokens), verified as `draft` is.
     lookup: bool = False
+    # A next-edit rewrite: it runs under the engine's next-edit LoRA adapter (the base model
+    # alone when there is none), never under the completion adapter, and the other way round.
+    next_edit: bool = False
 
 
 @dataclass
@@ -59,6 +63,9 @@ class Engine(ABC):
     model_name: str
     template: Template
     n_ctx: int  # tokens the engine holds: prompt and completion together
+    # The LoRA adapter next-edit generations run under (GenerationParams.next_edit); None for
+    # none, and always None on engines that cannot keep one apart from the completion adapter.
+    next_edit_adapter: Path | None = None
 
     @abstractmethod
     def count_tokens(self, text: str) -> int: ...

@@ -10,6 +10,7 @@ from .. import models
 from ..config import Settings
 from ..errors import ModelError
 from ..models.progress import no_progress
+from ..tuning.adapters import COMPLETION, NEXT_EDIT
 from .adapter_choice import AdapterChoice, choose_adapter
 from .base import Engine
 from .choice import engine_for, is_gguf_reference
@@ -38,7 +39,20 @@ def locate_model(settings: Settings, progress: models.ProgressFn | None = None) 
 
 
 def pick_adapter(settings: Settings, model: Path | str, workspace: Path | None) -> AdapterChoice:
-    """The LoRA adapter the settings ask for on `model`, checked against it."""
+    """The completions' LoRA adapter the settings ask for on `model`, checked against it."""
+    return _pick(settings.adapter, COMPLETION, settings, model, workspace)
+
+
+def pick_next_edit_adapter(
+    settings: Settings, model: Path | str, workspace: Path | None
+) -> AdapterChoice:
+    """The next edits' LoRA adapter the settings ask for on `model`, checked against it."""
+    return _pick(settings.next_edit_adapter, NEXT_EDIT, settings, model, workspace)
+
+
+def _pick(
+    setting: str, purpose: str, settings: Settings, model: Path | str, workspace: Path | None
+) -> AdapterChoice:
     cache = models.cache_dir(settings.model_dir)
 
     def base_sha256() -> str:
@@ -47,7 +61,7 @@ def pick_adapter(settings: Settings, model: Path | str, workspace: Path | None) 
         return spec.sha256 if spec and spec.sha256 else models.sha256_of(Path(model), no_progress)
 
     kind = engine_for(settings.model, settings.engine)
-    return choose_adapter(settings.adapter, kind, workspace, cache, model, base_sha256)
+    return choose_adapter(setting, kind, workspace, cache, model, base_sha256, purpose)
 
 
 def _registry_spec(settings: Settings, cache: Path) -> models.ModelSpec | None:
@@ -57,9 +71,15 @@ def _registry_spec(settings: Settings, cache: Path) -> models.ModelSpec | None:
         return None
 
 
-def load_engine(model: Path | str, settings: Settings, adapter: Path | None = None) -> Engine:
+def load_engine(
+    model: Path | str,
+    settings: Settings,
+    adapter: Path | None = None,
+    next_edit_adapter: Path | None = None,
+) -> Engine:
     """Open the engine the settings name (or the model reference implies) on `model`, with the
-    LoRA adapter `adapter` (checked by `pick_adapter`) on top."""
+    LoRA adapter `adapter` (checked by `pick_adapter`) on top, and for next edits
+    `next_edit_adapter` (checked by `pick_next_edit_adapter`, so llama.cpp's only)."""
     kind = engine_for(settings.model, settings.engine)
     name = model_label(settings)
     threads = settings.threads or None
@@ -95,4 +115,5 @@ def load_engine(model: Path | str, settings: Settings, adapter: Path | None = No
         n_threads=threads,
         shift_kv=settings.move_kv,
         lora_path=adapter,
+        next_edit_lora_path=next_edit_adapter,
     )

@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..completion.prompts import Prompt, Segment
-from .history import Hunk
+from ..text.documents import Snapshot
+from .history import EditHistory, Hunk
 from .region import Region
 
 MAX_DIFF_CHARS = 3_000  # the newest hunks that fit; older ones say less about what comes next
@@ -88,6 +89,22 @@ class NextEditRequest:
     cursor: int
     hunks: Sequence[Hunk]
     path_of: Callable[[str], str]
+
+
+def request_for(
+    snapshot: Snapshot,
+    region: Region,
+    cursor: int,
+    history: EditHistory,
+    path_of: Callable[[str], str],
+) -> NextEditRequest:
+    """The request for a rewrite of `region` of the snapshot, with the history's recent edits;
+    `path_of` names a document's file as the prompt shows it."""
+    hunks = history.recent()
+    uri = snapshot.uri
+    paths = {hunk.uri: path_of(hunk.uri) for hunk in hunks} | {uri: path_of(uri)}
+    text, language = snapshot.text, snapshot.language_id
+    return NextEditRequest(paths[uri], language, text, region, cursor, hunks, paths.__getitem__)
 
 
 def diff_text(hunks: Sequence[Hunk], path_of: Callable[[str], str]) -> str:
@@ -192,6 +209,21 @@ def build_prompt(
         if before == after == 0:
             return None
         before, after = before // 2, after // 2
+
+
+def served_prompt(
+    layout: Layout,
+    request: NextEditRequest,
+    chat: Callable[[str, str], Prompt | None],
+    count_tokens: Callable[[str], int],
+    n_ctx: int,
+) -> tuple[Prompt | None, int]:
+    """The prompt an engine of `n_ctx` tokens is asked with (None as `build_prompt` says), and
+    the tokens its answer may take: the region and half again, since a rewrite may add lines,
+    and at most half the context."""
+    region_tokens = count_tokens(request.region.text)
+    budget = min(region_tokens + region_tokens // 2 + 32, n_ctx // 2)
+    return build_prompt(layout, request, chat, count_tokens, n_ctx - budget), budget
 
 
 def rewrite_from(answer: str, layout: Layout, finished: bool) -> str | None:

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from ..text.documents import Snapshot
 from ..text.line_index import Pos
+from .history import EditHistory
 
 RADIUS = 10  # lines each side of the centre line
 # An edit further than this from the cursor is not what the cursor is near: the cursor wins.
@@ -48,3 +49,10 @@ def choose_region(
 ) -> Region:
     """The editable region for a request at cursor_line, given where the last edit was."""
     return region_at(snapshot, centre_line(cursor_line, last_edit_line), radius)
+
+
+def region_for(snapshot: Snapshot, cursor: int, history: EditHistory) -> Region:
+    """The editable region for a request with the cursor at offset `cursor`, given the
+    document's edit history."""
+    cursor_line = snapshot.pos_at(cursor).line
+    return choose_region(snapshot, cursor_line, history.last_line(snapshot.uri))

@@ -24,12 +24,13 @@ from .history import EditHistory, line_hunk
 from .prompts import (
     Layout,
     NextEditRequest,
-    build_prompt,
     draft_for,
     layout_for,
+    request_for,
     rewrite_from,
+    served_prompt,
 )
-from .region import Region, choose_region
+from .region import Region, region_for
 
 log = logging.getLogger(__name__)
 
@@ -73,16 +74,16 @@ def rewrite_region(
 ) -> Rewrite:
     """The model's rewrite of the request's region, read until it closes the region; raises
     Interrupted when `cancelled()` stopped it."""
-    region_tokens = engine.count_tokens(request.region.text)
-    budget = min(region_tokens + region_tokens // 2 + 32, engine.n_ctx // 2)
-    prompt = build_prompt(
-        layout, request, engine.chat_prompt, engine.count_tokens, engine.n_ctx - budget
+    prompt, budget = served_prompt(
+        layout, request, engine.chat_prompt, engine.count_tokens, engine.n_ctx
     )
     if prompt is None:
         return Rewrite(None, "the model has no chat format, or the region does not fit")
     # Most of a rewrite copies the region: with it as the draft, an engine that can verify
     # drafts decodes the copied runs a batch at a time.
-    params = GenerationParams(max_tokens=budget, background=True, draft=draft_for(layout, request))
+    # Under the engine's next-edit adapter, never the completion adapter (GenerationParams).
+    draft = draft_for(layout, request)
+    params = GenerationParams(max_tokens=budget, background=True, draft=draft, next_edit=True)
     stats = GenerationStats()
     limit = _RUNAWAY_FACTOR * len(request.region.text) + _RUNAWAY_SLACK
     answer = ""
@@ -149,8 +150,7 @@ class NextEditService:
             log.info("no next edit for %s: %s", uri, refused)
             return NextEditAnswer(snapshot, None, refused)
         cursor = snapshot.offset_at(position)
-        cursor_line = snapshot.pos_at(cursor).line
-        region = choose_region(snapshot, cursor_line, self.history.last_line(uri))
+        region = region_for(snapshot, cursor, self.history)
         refused = region_refusal(region)
         if refused is not None:
             log.info("no next edit for %s: %s", uri, refused)
@@ -162,12 +162,7 @@ class NextEditService:
         engine = await self._engine()
         if engine is None:
             return NextEditAnswer(snapshot, None, "no model is loaded", region)
-        hunks = self.history.recent()
-        paths = {hunk.uri: self._path_of(hunk.uri) for hunk in hunks} | {uri: self._path_of(uri)}
-        text, language = snapshot.text, snapshot.language_id
-        request = NextEditRequest(
-            paths[uri], language, text, region, cursor, hunks, paths.__getitem__
-        )
+        request = request_for(snapshot, region, cursor, self.history, self._path_of)
         layout = layout_for(engine.template.family)
 
         def job(ticket: Ticket) -> Rewrite:
@@ -185,12 +180,14 @@ class NextEditService:
         # The rewrite takes seconds: an edit made meanwhile leaves this one for a gone version.
         self._current(uri, snapshot.version)
         answer = self._answer(snapshot, region, rewrite)
+        adapter = engine.next_edit_adapter
         log.info(
-            "next edit for %s v%d lines %d-%d: %s",
+            "next edit for %s v%d lines %d-%d (%s): %s",
             uri,
             snapshot.version,
             region.first,
             region.last,
+            f"next-edit adapter {adapter}" if adapter else "no next-edit adapter",
             "offered" if answer.edit else answer.reason,
         )
         self._answers[key] = answer

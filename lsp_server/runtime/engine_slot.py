@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..config import Settings
 from ..engines import loading
-from ..engines.adapter_choice import AdapterChoice
+from ..engines.adapter_choice import NO_ADAPTER, AdapterChoice
 from ..engines.base import Engine
 from ..engines.choice import engine_for
 from ..errors import EngineError, ModelError, TideError
@@ -103,9 +103,12 @@ class EngineSlot:
                 self._on_status(Status("loading", label, None, "locating model"))
             path = await asyncio.to_thread(loading.locate_model, settings, progress)
             choice = await asyncio.to_thread(loading.pick_adapter, settings, path, self.workspace)
+            edits = await asyncio.to_thread(
+                loading.pick_next_edit_adapter, settings, path, self.workspace
+            )
             if not retry:
                 self._on_status(Status("loading", label, None, f"loading {path}"))
-            engine, choice = await self._open(path, settings, choice)
+            engine, choice, edits = await self._open(path, settings, choice, edits)
         except (ModelError, EngineError) as exc:
             remote = engine_for(settings.model, settings.engine) == "http"
             if remote and isinstance(exc, EngineError) and self.engine is None:
@@ -121,29 +124,37 @@ class EngineSlot:
         self.error = None
         if old is not None:
             await self._scheduler.run(None, lambda _t: old.close())
-        log.info("serving %s with %s", engine.model_name, choice.describe())
-        self.ready = Status("ready", engine.model_name, 100, choice.problem, choice.label)
+        log.info(
+            "serving %s with %s; next edits with %s",
+            engine.model_name,
+            choice.describe(),
+            edits.describe(),
+        )
+        problems = "; ".join(c.problem for c in (choice, edits) if c.problem) or None
+        self.ready = Status("ready", engine.model_name, 100, problems, choice.label)
         self._on_status(self.ready)
 
     async def _open(
-        self, path: Path | str, settings: Settings, choice: AdapterChoice
-    ) -> tuple[Engine, AdapterChoice]:
-        """The engine with the chosen adapter; the base model alone when the adapter fails to
-        load, with the reason in the choice returned."""
-        if choice.problem:
-            log.warning("%s", choice.problem)
+        self, path: Path | str, settings: Settings, choice: AdapterChoice, edits: AdapterChoice
+    ) -> tuple[Engine, AdapterChoice, AdapterChoice]:
+        """The engine with the chosen adapters (the completions' and the next edits'); the base
+        model alone when they fail to load, with the reason in the choice returned."""
+        for chosen in (choice, edits):
+            if chosen.problem:
+                log.warning("%s", chosen.problem)
         try:
             engine = await self._scheduler.run(
-                None, lambda _t: loading.load_engine(path, settings, choice.path)
+                None, lambda _t: loading.load_engine(path, settings, choice.path, edits.path)
             )
-            return engine, choice
+            return engine, choice, edits
         except (ModelError, EngineError) as exc:
-            if choice.path is None:
+            tried = " and ".join(str(c.path) for c in (choice, edits) if c.path)
+            if not tried:
                 raise
-            problem = f"adapter {choice.path} could not be loaded ({exc}); using the base model"
+            problem = f"adapter {tried} could not be loaded ({exc}); using the base model"
             log.warning("%s", problem)
         engine = await self._scheduler.run(None, lambda _t: loading.load_engine(path, settings))
-        return engine, AdapterChoice(problem=problem)
+        return engine, AdapterChoice(problem=problem), NO_ADAPTER
 
     async def get(self) -> Engine:
         """The engine to use now, waiting for a load in progress; a completion server that

@@ -24,12 +24,16 @@ from lsp_server.models import GgufHeader, read_gguf_header
 from . import atomic
 from .errors import AdapterError
 from .export import (
+    COMPLETION,
     KEY_BASE_FILE,
     KEY_BASE_SHA256,
     KEY_CREATED,
+    KEY_PURPOSE,
     KEY_RANK,
     KEY_STEPS,
     KEY_WORKSPACE,
+    NEXT_EDIT,
+    PURPOSES,
     check_pair_shapes,
 )
 
@@ -47,8 +51,11 @@ def workspace_key(workspace: Path) -> str:
     return hashlib.sha256(str(workspace.resolve()).encode("utf-8")).hexdigest()[:16]
 
 
-def adapter_dir(workspace: Path, model_cache: Path) -> Path:
-    return adapters_root(model_cache) / workspace_key(workspace)
+def adapter_dir(workspace: Path, model_cache: Path, purpose: str = COMPLETION) -> Path:
+    """The folder of the workspace's adapter for `purpose`: a next-edit adapter has its own
+    beside the completion adapter's, so tuning one never touches the other."""
+    key = workspace_key(workspace)
+    return adapters_root(model_cache) / (key if purpose == COMPLETION else f"{key}-{purpose}")
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,8 @@ class AdapterManifest:
     seconds: float
     held_out_loss_before: float | None = None
     held_out_loss_after: float | None = None
+    purpose: str = COMPLETION
+    commits: int = 0  # a next-edit adapter's: the file commits its examples came from
     format: int = MANIFEST_FORMAT
 
     def to_json(self) -> str:
@@ -120,8 +129,9 @@ def _check_types(manifest: AdapterManifest, where: Path) -> None:
             "peft_dir",
             "gguf_path",
             "created",
+            "purpose",
         ),
-        int: ("rank", "steps", "files_trained", "files_held_out", "examples"),
+        int: ("rank", "steps", "files_trained", "files_held_out", "examples", "commits"),
     }
     for kind, names in expected.items():
         for name in names:
@@ -135,6 +145,10 @@ def _check_types(manifest: AdapterManifest, where: Path) -> None:
             raise AdapterError(f"adapter manifest {where}: {name} must be a number")
     if not all(isinstance(m, str) for m in manifest.target_modules):
         raise AdapterError(f"adapter manifest {where}: target_modules must be names")
+    if manifest.purpose not in PURPOSES:
+        raise AdapterError(
+            f"adapter manifest {where}: purpose {manifest.purpose!r} is none of {PURPOSES}"
+        )
 
 
 def write_manifest(directory: Path, manifest: AdapterManifest) -> Path:
@@ -180,13 +194,21 @@ def _listing_order(listing: "AdapterListing") -> tuple[bool, str]:
     return manifest is None, manifest.workspace if manifest else listing.directory.name
 
 
-def find_adapter(workspace: Path, model_cache: Path) -> AdapterManifest | None:
-    """The finished adapter for a workspace, None when there is none; AdapterError if its
-    manifest is damaged."""
-    directory = adapter_dir(workspace, model_cache)
+def find_adapter(
+    workspace: Path, model_cache: Path, purpose: str = COMPLETION
+) -> AdapterManifest | None:
+    """The workspace's finished adapter for `purpose`, None when there is none; AdapterError
+    if its manifest is damaged or says it is for something else."""
+    directory = adapter_dir(workspace, model_cache, purpose)
     if not (directory / MANIFEST).exists():
         return None
-    return read_manifest(directory)
+    manifest = read_manifest(directory)
+    if manifest.purpose != purpose:
+        raise AdapterError(
+            f"{directory / MANIFEST} records a {manifest.purpose} adapter where a {purpose} "
+            "one belongs; run `tide-lsp tune` again"
+        )
+    return manifest
 
 
 @dataclass(frozen=True)
@@ -203,6 +225,7 @@ class AdapterInfo:
     workspace: str
     created: str
     pairs: dict[str, tuple[tuple[int, ...], tuple[int, ...]]]  # base tensor -> (a, b) ggml shapes
+    purpose: str = COMPLETION  # adapters made before purposes were recorded are completions
 
 
 def read_adapter(path: Path) -> AdapterInfo:
@@ -240,6 +263,7 @@ def read_adapter(path: Path) -> AdapterInfo:
         workspace=str(meta.get(KEY_WORKSPACE, "")),
         created=str(meta.get(KEY_CREATED, "")),
         pairs=_pairs(header, path),
+        purpose=str(meta.get(KEY_PURPOSE, COMPLETION)),
     )
 
 
@@ -260,10 +284,18 @@ def _pairs(header: GgufHeader, path: Path) -> dict[str, tuple[tuple[int, ...], t
     return pairs
 
 
-def validate_adapter(path: Path, base_path: Path, base_sha256: str) -> AdapterInfo:
+def validate_adapter(
+    path: Path, base_path: Path, base_sha256: str, purpose: str | None = None
+) -> AdapterInfo:
     """Check that the adapter at `path` was made for the base model file at `base_path`, whose
-    digest the caller knows (registry models are verified when pulled); AdapterError if not."""
+    digest the caller knows (registry models are verified when pulled), and for `purpose` when
+    one is given; AdapterError if not."""
     info = read_adapter(path)
+    if purpose is not None and info.purpose != purpose:
+        raise AdapterError(
+            f"adapter {path} is a {info.purpose} adapter, not a {purpose} one (`tide-lsp tune"
+            f"{' --next-edit' if purpose == NEXT_EDIT else ''}` makes one)"
+        )
     if info.base_sha256 != base_sha256:
         made_for = f" ({info.base_file})" if info.base_file else ""
         raise AdapterError(

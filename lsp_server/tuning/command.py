@@ -5,6 +5,9 @@ from pathlib import Path
 
 from ..config import DEFAULTS
 from ..models import ProgressFn
+from .errors import TuningError
+from .git_history import HistorySettings
+from .next_edit_examples import NextEditSettings
 from .train import TrainSettings
 
 
@@ -70,6 +73,41 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
         help="share of files kept out of training to measure the adapter on (default 0.1)",
     )
     parser.add_argument("--model-dir", help="model cache directory (adapters are kept there too)")
+    parser.add_argument(
+        "--next-edit",
+        action="store_true",
+        help="train the next-edit adapter instead, on the edits of the workspace's git history "
+        "(each commit's hunks in order: given the earlier ones, the next one)",
+    )
+    parser.add_argument(
+        "--commits",
+        metavar="JSONL",
+        help="with --next-edit: learn from the file commits of this .jsonl(.gz), in the "
+        "next-edit benchmark's format, instead of the git history",
+    )
+    parser.add_argument(
+        "--max-commits",
+        type=int,
+        default=HistorySettings.max_commits,
+        metavar="N",
+        help=f"with --next-edit: the newest commits read (default {HistorySettings.max_commits})",
+    )
+    parser.add_argument(
+        "--context-length",
+        type=int,
+        default=DEFAULTS.context_length,
+        metavar="TOKENS",
+        help="with --next-edit: the server's contextLength, which sets how much of the file "
+        f"a prompt shows (default {DEFAULTS.context_length})",
+    )
+    parser.add_argument(
+        "--nothing-share",
+        type=float,
+        default=NextEditSettings.nothing_share,
+        metavar="SHARE",
+        help="with --next-edit: share of examples where the right answer is no edit "
+        f"(default {NextEditSettings.nothing_share})",
+    )
 
 
 def run_tune(args: argparse.Namespace, progress: ProgressFn) -> int:
@@ -77,7 +115,10 @@ def run_tune(args: argparse.Namespace, progress: ProgressFn) -> int:
     # Imported here: torch and transformers take seconds to import, and only tuning needs them.
     from .examples import ExampleSettings
     from .train import ATTENTION_MODULES, MLP_MODULES, LoraSettings
-    from .tune import TuneRequest, tune
+    from .tune import NextEditTuning, TuneRequest, tune
+
+    if args.commits and not args.next_edit:
+        raise TuningError("--commits is for next-edit adapters: add --next-edit")
 
     modules = ATTENTION_MODULES + (MLP_MODULES if args.mlp else ())
     alpha = args.alpha if args.alpha is not None else 2.0 * args.rank
@@ -104,6 +145,15 @@ def run_tune(args: argparse.Namespace, progress: ProgressFn) -> int:
         ),
         held_out_share=args.holdout,
         out=Path(args.out) if args.out else None,
+        next_edit=NextEditTuning(
+            history=HistorySettings(max_commits=args.max_commits),
+            examples=NextEditSettings(
+                nothing_share=args.nothing_share, n_ctx=args.context_length, seed=args.seed
+            ),
+            commits_file=Path(args.commits) if args.commits else None,
+        )
+        if args.next_edit
+        else None,
     )
     tune(request, progress=progress)
     return 0

@@ -2,7 +2,8 @@
 
 The prompt is tokenized by the engine's own `prompt_tokens`, segment by segment and with its
 markers as control tokens, so the ids are the ones the served model reads. Two sets of labels:
-what the model generates (the middle and the end marker after it), and the code the prompt
+what the model generates (for a completion, the middle and the end marker after it; for a next
+edit, the region rewritten and its closing marker), and the code the prompt
 shows (its text segments, not its markers), which fill-in-the-middle pretraining also takes the
 loss on and which holds most of an example's tokens of the workspace's code.
 """
@@ -14,13 +15,25 @@ from typing import Protocol
 from lsp_server.completion.prompts import Prompt, Segment
 
 from .errors import TuningError
-from .examples import FimExample
 
 IGNORE = -100  # the label transformers' loss skips
 
 
 class PromptTokenizer(Protocol):
     def prompt_tokens(self, prompt: Prompt) -> list[int]: ...
+
+
+class TrainingExample(Protocol):
+    """A prompt and what the model should generate after it (a FimExample, a
+    NextEditExample)."""
+
+    @property
+    def prompt(self) -> Prompt: ...
+
+    @property
+    def location(self) -> str: ...  # where it comes from, for messages
+
+    def target_segments(self) -> tuple[Segment, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -39,10 +52,10 @@ class EncodedExample:
         return sum(1 for label in self.context_labels if label != IGNORE)
 
 
-def encode_example(example: FimExample, tokenizer: PromptTokenizer) -> EncodedExample:
+def encode_example(example: TrainingExample, tokenizer: PromptTokenizer) -> EncodedExample:
     prompt_ids = tokenizer.prompt_tokens(example.prompt)
     whole = Prompt(
-        (*example.prompt.segments, Segment(example.middle), Segment(example.end, special=True)),
+        (*example.prompt.segments, *example.target_segments()),
         example.prompt.stops,
         example.prompt.family,
         example.prompt.order,
@@ -51,8 +64,8 @@ def encode_example(example: FimExample, tokenizer: PromptTokenizer) -> EncodedEx
     # Segments are tokenized one by one, so the prompt's ids must lead the whole's unchanged.
     if ids[: len(prompt_ids)] != prompt_ids:
         raise TuningError(
-            f"the tokenizer changed the prompt's tokens when the middle was appended "
-            f"({example.path}:{example.line + 1}); its segments are not tokenized separately"
+            f"the tokenizer changed the prompt's tokens when the target was appended "
+            f"({example.location}); its segments are not tokenized separately"
         )
     labels = [IGNORE] * len(prompt_ids) + ids[len(prompt_ids) :]
     code = _code_flags(example.prompt, tokenizer, len(prompt_ids))
@@ -78,7 +91,7 @@ def _code_flags(prompt: Prompt, tokenizer: PromptTokenizer, expected: int) -> li
 
 
 def encode_examples(
-    examples: Sequence[FimExample], tokenizer: PromptTokenizer, max_tokens: int
+    examples: Sequence[TrainingExample], tokenizer: PromptTokenizer, max_tokens: int
 ) -> list[EncodedExample]:
     """The examples that fit `max_tokens` (the engine's context), encoded."""
     encoded = (encode_example(example, tokenizer) for example in examples)

@@ -16,13 +16,14 @@ the seed and the file's path, so a file yields the same examples whatever else c
 """
 
 import random
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from lsp_server.completion.edit import LINE_BREAK, line_around
 from lsp_server.completion.healing import heal_word
-from lsp_server.completion.prompts import ContextFile, Prompt, Template, build_prompt
+from lsp_server.completion.prompts import ContextFile, Prompt, Segment, Template, build_prompt
 from lsp_server.completion.window import LineTokenCounter, cursor_window
 from lsp_server.config import DEFAULTS, apply_settings
 from lsp_server.context.assemble import ContextGatherer, ContextRequest
@@ -31,6 +32,8 @@ from lsp_server.text.languages import language_for
 
 from .errors import NoUsableFilesError, TuningError
 from .files import SourceFile, TrainingFiles
+
+T = TypeVar("T")
 
 # Characters after which a completion inside a line naturally starts.
 _BREAKS = frozenset(" \t([{,=:.")
@@ -77,6 +80,14 @@ class FimExample:
     suffix: str
     prompt: Prompt
     end: str  # the marker that ends a completion, generated after the middle
+
+    @property
+    def location(self) -> str:
+        return f"{self.path}:{self.line + 1}"
+
+    def target_segments(self) -> tuple[Segment, ...]:
+        """What the model learns to generate after the prompt."""
+        return Segment(self.middle), Segment(self.end, special=True)
 
 
 @dataclass(frozen=True)
@@ -235,11 +246,13 @@ def workspace_examples(
             f"no usable files to tune on in {files.root}: none of its {len(files.train)} files "
             f"has a span of at most {settings.max_middle_tokens} tokens to learn"
         )
-    return ExampleSet(files, _sample(train, settings), _sample(held, settings))
+    limit, seed = settings.max_examples, settings.seed
+    return ExampleSet(files, seeded_sample(train, limit, seed), seeded_sample(held, limit, seed))
 
 
-def _sample(examples: list[FimExample], settings: ExampleSettings) -> tuple[FimExample, ...]:
-    if len(examples) <= settings.max_examples:
-        return tuple(examples)
-    chosen = random.Random(settings.seed).sample(range(len(examples)), settings.max_examples)
-    return tuple(examples[i] for i in sorted(chosen))
+def seeded_sample(items: Sequence[T], limit: int, seed: int) -> tuple[T, ...]:
+    """At most `limit` of the items, chosen by the seed alone, in their own order."""
+    if len(items) <= limit:
+        return tuple(items)
+    chosen = random.Random(seed).sample(range(len(items)), limit)
+    return tuple(items[i] for i in sorted(chosen))

@@ -9,7 +9,8 @@ checks (a.ne[0] == w.ne[0], b.ne[1] == w.ne[1], a.ne[1] == b.ne[0]). llama.cpp s
 alpha / rank, as peft does without rsLoRA.
 
 Tide adds its own keys (`tide.*`: the base file's sha256 and name, the workspace, steps, rank,
-creation time), so an adapter made for another base model is refused before it is loaded.
+creation time, and what it is for: completions or next edits), so an adapter made for another
+base model, or for the other purpose, is refused before it is loaded.
 """
 
 import json
@@ -32,7 +33,14 @@ KEY_WORKSPACE = "tide.workspace"
 KEY_STEPS = "tide.steps"
 KEY_RANK = "tide.rank"
 KEY_CREATED = "tide.created"
+KEY_PURPOSE = "tide.purpose"
 FORMAT = 1
+
+# What an adapter was trained for: completions (fill in the middle) or next-edit rewrites. The
+# two are kept apart everywhere, since each would only spoil the other's prompts.
+COMPLETION = "completion"
+NEXT_EDIT = "next-edit"
+PURPOSES = (COMPLETION, NEXT_EDIT)
 
 # Architectures whose attention weights transformers loads from GGUF in the layout llama.cpp
 # uses. For llama-style files it un-permutes q and k, and an adapter trained on that layout
@@ -53,6 +61,7 @@ class AdapterMetadata:
     workspace: str
     steps: int
     created: str  # ISO 8601, UTC
+    purpose: str = COMPLETION
 
 
 @dataclass(frozen=True)
@@ -178,6 +187,7 @@ def export_gguf(peft_dir: Path, base: GgufHeader, metadata: AdapterMetadata, out
         writer.add_uint32(KEY_STEPS, metadata.steps)
         writer.add_uint32(KEY_RANK, rank)
         writer.add_string(KEY_CREATED, metadata.created)
+        writer.add_string(KEY_PURPOSE, metadata.purpose)
         for pair in pairs:
             writer.add_tensor(f"{pair.gguf_name}.lora_a", pair.a.astype(np.float32))
             writer.add_tensor(f"{pair.gguf_name}.lora_b", pair.b.astype(np.float32))

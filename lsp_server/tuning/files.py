@@ -148,8 +148,7 @@ def collect_files(root: Path, limits: FileLimits | None = None) -> WorkspaceFile
 
 def _read(path: Path, rel: str, max_bytes: int) -> tuple[SourceFile | None, str]:
     """The file, or None and why it is left out."""
-    name = path.name
-    if any(fnmatch.fnmatch(name, pattern) for pattern in GENERATED_NAMES):
+    if is_generated_name(path.name):
         return None, "generated (file name)"
     try:
         size = path.stat().st_size
@@ -158,6 +157,22 @@ def _read(path: Path, rel: str, max_bytes: int) -> tuple[SourceFile | None, str]
         data = path.read_bytes()
     except OSError as exc:
         return None, f"unreadable ({exc.strerror})"
+    text, reason = written_text(data)
+    return (SourceFile(rel, text), "") if text is not None else (None, reason)
+
+
+def is_generated_name(name: str) -> bool:
+    return any(fnmatch.fnmatch(name, pattern) for pattern in GENERATED_NAMES)
+
+
+def is_vendored(rel: str) -> bool:
+    """Whether a workspace-relative path lies in a folder of other people's code."""
+    return any(part in VENDORED_DIRS for part in rel.split("/")[:-1])
+
+
+def written_text(data: bytes) -> tuple[str | None, str]:
+    """A file's contents as text when people wrote it, else None and why not: binary, not
+    UTF-8, generated, minified, or too short to learn from."""
     if b"\x00" in data:
         return None, "binary"
     try:
@@ -174,7 +189,7 @@ def _read(path: Path, rel: str, max_bytes: int) -> tuple[SourceFile | None, str]
         MAX_MEAN_LINE_CHARS
     ):
         return None, "minified (very long lines)"
-    return SourceFile(rel, text), ""
+    return text, ""
 
 
 def is_held_out(path: str, share: float) -> bool:
@@ -188,12 +203,12 @@ def split_held_out(
     files: tuple[SourceFile, ...], share: float
 ) -> tuple[tuple[SourceFile, ...], tuple[SourceFile, ...]]:
     """The files to train on and the files held out, each in the order given."""
-    _check_share(share)
+    check_share(share)
     held = tuple(f for f in files if is_held_out(f.path, share))
     return tuple(f for f in files if not is_held_out(f.path, share)), held
 
 
-def _check_share(share: float) -> None:
+def check_share(share: float) -> None:
     if not 0.0 <= share < 1.0:
         raise TuningError(f"the held-out share must be at least 0 and below 1, not {share}")
 
@@ -214,7 +229,7 @@ def training_files(
     why, when none is left to train on."""
     if not root.is_dir():
         raise NoUsableFilesError(f"cannot tune on {root}: it is not a folder")
-    _check_share(held_out_share)  # before the walk, which may take a while
+    check_share(held_out_share)  # before the walk, which may take a while
     found = collect_files(root, limits)
     if not found.files:
         raise NoUsableFilesError(
@@ -231,7 +246,11 @@ def training_files(
 
 def skip_summary(skipped: tuple[SkippedFile, ...]) -> str:
     """How many files were left out for each reason, most common first."""
-    reasons = Counter(s.reason.split(" (")[0] for s in skipped)
+    return counted(Counter(s.reason.split(" (")[0] for s in skipped))
+
+
+def counted(reasons: Counter[str]) -> str:
+    """Each reason with its count, most common first: "3 binary, 1 too large"."""
     return ", ".join(f"{n} {reason}" for reason, n in reasons.most_common())
 
 

@@ -1,5 +1,7 @@
 """`tide-lsp tune`: a workspace's files, examples cut from them, a LoRA trained on them, the
 adapter exported for llama.cpp, checked against its base and recorded in the adapter store.
+With `--next-edit`, the same for next edits: examples mined from the workspace's commits
+(`git_history`, `next_edit_examples`), an adapter recorded apart from the completion one.
 
 Cheap checks come first (the workspace has files to learn from, the base model can be
 exported for) so that a run that cannot succeed says so before the minute-long model load.
@@ -13,24 +15,48 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from lsp_server import models
 from lsp_server.models.progress import ProgressFn
+from lsp_server.next_edit.prompts import layout_for
 
 from .adapters import (
     ADAPTER_FILE,
+    COMPLETION,
+    NEXT_EDIT,
     AdapterManifest,
     adapter_dir,
     validate_adapter,
     write_manifest,
 )
 from .base import LoadedBase, identify_base, load_base
-from .encoding import encode_examples
-from .errors import AdapterError, TuningError
+from .commits import FileCommit, read_commits_file
+from .encoding import EncodedExample, encode_examples
+from .errors import AdapterError, NoUsableFilesError, TuningError
 from .examples import ExampleSettings, workspace_examples
 from .export import SUPPORTED_ARCHITECTURES, AdapterMetadata, export_gguf
-from .files import TrainingFiles, skip_summary, training_files
+from .files import TrainingFiles, check_share, is_held_out, skip_summary, training_files
+from .git_history import HistorySettings, read_history
+from .next_edit_examples import MinedExamples, NextEditSettings, mine_examples
 from .train import TrainResult, TrainSettings, train_adapter
+
+
+@dataclass(frozen=True)
+class NextEditTuning:
+    """What a next-edit adapter learns from: the workspace's git history, or the file commits
+    of a .jsonl(.gz) in the next-edit benchmark's format (`commits_file`)."""
+
+    history: HistorySettings = field(default_factory=HistorySettings)
+    examples: NextEditSettings = field(default_factory=NextEditSettings)
+    commits_file: Path | None = None
+
+    def run_key(self) -> dict[str, Any]:
+        return {
+            "history": dataclasses.asdict(self.history),
+            "examples": dataclasses.asdict(self.examples),
+            "commits_file": str(self.commits_file) if self.commits_file else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -44,6 +70,8 @@ class TuneRequest:
     max_held_out_examples: int = 16  # evaluation runs before and after training; keep it short
     out: Path | None = None  # where the GGUF goes; by default into the adapter's folder
     progress: bool = True  # a progress bar on stderr while training
+    # Set: a next-edit adapter (from commits), recorded apart from the completion adapter.
+    next_edit: NextEditTuning | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +81,18 @@ class TuneOutcome:
     result: TrainResult
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """The encoded examples of one run and what the manifest says they came from."""
+
+    train: list[EncodedExample]
+    held_out: list[EncodedExample]
+    key: dict[str, Any]  # how they were made: a checkpoint made otherwise is not resumed
+    files_trained: int
+    files_held_out: int
+    commits: int = 0
+
+
 def tune(
     request: TuneRequest,
     say: Callable[[str], None] = print,
@@ -60,59 +100,138 @@ def tune(
     progress: ProgressFn | None = None,
     base: LoadedBase | None = None,
 ) -> TuneOutcome:
-    """Train (or resume training) the workspace's adapter and export it; `base`, when given,
-    is a base already loaded (and left loaded) instead of the one `request.model` names."""
+    """Train (or resume training) the workspace's adapter, or with `request.next_edit` its
+    next-edit adapter, and export it; `base`, when given, is a base already loaded (and left
+    loaded) instead of the one `request.model` names."""
     request.train.check()
-    request.examples.check()
     if request.out is not None and request.out.expanduser().is_dir():
         raise TuningError(f"the adapter file to write, {request.out}, is a folder; name a file")
     workspace = request.workspace.expanduser().resolve()
     cache = models.cache_dir(request.model_dir)
-    files = training_files(workspace, request.held_out_share)
-    say(_describe(files))
+    prepare: Callable[[LoadedBase], _Prepared]
+    if request.next_edit is None:
+        request.examples.check()
+        files = training_files(workspace, request.held_out_share)
+        say(_describe(files))
+        purpose = COMPLETION
+
+        def prepare(loaded: LoadedBase) -> _Prepared:
+            return _completion_examples(request, files, loaded)
+    else:
+        tuning = request.next_edit
+        tuning.examples.check()
+        check_share(request.held_out_share)
+        commits = _commits(tuning, workspace, say)
+        purpose = NEXT_EDIT
+
+        def prepare(loaded: LoadedBase) -> _Prepared:
+            return _next_edit_examples(request, tuning, commits, loaded, say)
+
     base_file = base.file if base is not None else identify_base(request.model, cache, progress)
     if base_file.architecture not in SUPPORTED_ARCHITECTURES:
         raise TuningError(
             f"{base_file.path.name} is a {base_file.architecture or 'unknown'} model; Tide "
             f"exports adapters for {', '.join(sorted(SUPPORTED_ARCHITECTURES))} models only"
         )
-    directory = adapter_dir(workspace, cache)
+    directory = adapter_dir(workspace, cache, purpose)
     with _locked(directory, workspace):
         say(f"Adapter folder: {directory}")
         if base is None:
             say(f"Loading {base_file.path.name} with transformers (dequantized; about a minute).")
         loaded = base or load_base(base_file)
         try:
-            return _tune(request, workspace, directory, files, loaded, say)
+            prepared = prepare(loaded)
+            return _tune(request, workspace, directory, purpose, prepared, loaded, say)
         finally:
             if base is None:
                 loaded.close()
+
+
+def _completion_examples(
+    request: TuneRequest, files: TrainingFiles, loaded: LoadedBase
+) -> _Prepared:
+    engine = loaded.engine
+    examples = workspace_examples(files, engine.template, engine.count_tokens, request.examples)
+    train = encode_examples(examples.train, engine, engine.n_ctx)
+    held = encode_examples(examples.held_out[: request.max_held_out_examples], engine, engine.n_ctx)
+    key = {
+        "held_out_share": request.held_out_share,
+        "examples": dataclasses.asdict(request.examples),
+    }
+    return _Prepared(train, held, key, len(files.train), len(files.held_out))
+
+
+def _commits(
+    tuning: NextEditTuning, workspace: Path, say: Callable[[str], None]
+) -> list[FileCommit]:
+    if tuning.commits_file is not None:
+        commits = read_commits_file(tuning.commits_file)
+        say(f"{tuning.commits_file}: {len(commits)} file commits")
+    else:
+        history = read_history(workspace, tuning.history)
+        say(history.describe())
+        commits = list(history.commits)
+    if not commits:
+        raise NoUsableFilesError(f"no commits to learn next edits from for {workspace}")
+    return commits
+
+
+def _next_edit_examples(
+    request: TuneRequest,
+    tuning: NextEditTuning,
+    commits: list[FileCommit],
+    loaded: LoadedBase,
+    say: Callable[[str], None],
+) -> _Prepared:
+    engine = loaded.engine
+    share = request.held_out_share
+    held_commits = [c for c in commits if is_held_out(f"{c.commit}:{c.path}", share)]
+    train_commits = [c for c in commits if not is_held_out(f"{c.commit}:{c.path}", share)]
+    layout = layout_for(engine.template.family)
+
+    def mined(chosen: list[FileCommit]) -> MinedExamples:
+        return mine_examples(
+            chosen, layout, engine.chat_prompt, engine.count_tokens, tuning.examples
+        )
+
+    train, held = mined(train_commits), mined(held_commits)
+    say(f"Training: {train.summary.describe()}.")
+    if held_commits:
+        say(f"Held out: {held.summary.describe()}.")
+    if not train.examples:
+        raise NoUsableFilesError(
+            f"no next-edit example to learn in the {len(train_commits)} file commits trained on"
+        )
+    limit = tuning.examples.n_ctx
+    held_examples = held.examples[: request.max_held_out_examples]
+    key = {"held_out_share": share, "next_edit": tuning.run_key()}
+    return _Prepared(
+        encode_examples(train.examples, engine, limit),
+        encode_examples(held_examples, engine, limit),
+        key,
+        len({c.path for c in train_commits}),
+        len({c.path for c in held_commits}),
+        len(train_commits),
+    )
 
 
 def _tune(
     request: TuneRequest,
     workspace: Path,
     directory: Path,
-    files: TrainingFiles,
+    purpose: str,
+    prepared: _Prepared,
     loaded: LoadedBase,
     say: Callable[[str], None],
 ) -> TuneOutcome:
-    engine = loaded.engine
     base_file = loaded.file
-    examples = workspace_examples(files, engine.template, engine.count_tokens, request.examples)
-    train = encode_examples(examples.train, engine, engine.n_ctx)
-    held = encode_examples(examples.held_out[: request.max_held_out_examples], engine, engine.n_ctx)
+    train, held = prepared.train, prepared.held_out
     tokens = sum(len(e.input_ids) for e in train)
     say(
         f"{len(train)} training examples ({tokens // max(len(train), 1)} tokens each on average), "
         f"{len(held)} held-out examples; training on {loaded.device}."
     )
-    key = {
-        "base_sha256": base_file.sha256,
-        "workspace": str(workspace),
-        "held_out_share": request.held_out_share,
-        "examples": dataclasses.asdict(request.examples),
-    }
+    key = {"base_sha256": base_file.sha256, "workspace": str(workspace), **prepared.key}
     settings = request.train
     result = train_adapter(
         loaded.model,
@@ -133,14 +252,14 @@ def _tune(
     created = datetime.now(UTC).isoformat(timespec="seconds")
     gguf_path = (request.out or directory / ADAPTER_FILE).expanduser().resolve()
     metadata = AdapterMetadata(
-        base_file.sha256, base_file.path.name, str(workspace), result.step, created
+        base_file.sha256, base_file.path.name, str(workspace), result.step, created, purpose
     )
     try:
         export_gguf(result.peft_dir, base_file.header, metadata, gguf_path)
     except OSError as exc:
         raise TuningError(f"cannot write the adapter to {gguf_path}: {exc}") from exc
     try:
-        validate_adapter(gguf_path, base_file.path, base_file.sha256)
+        validate_adapter(gguf_path, base_file.path, base_file.sha256, purpose)
     except AdapterError as exc:
         raise TuningError(f"the exported adapter does not check out: {exc}") from exc
     manifest = AdapterManifest(
@@ -153,8 +272,8 @@ def _tune(
         alpha=float(settings.lora.alpha),
         target_modules=settings.lora.target_modules,
         steps=result.step,
-        files_trained=len(files.train),
-        files_held_out=len(files.held_out),
+        files_trained=prepared.files_trained,
+        files_held_out=prepared.files_held_out,
         examples=len(train),
         peft_dir=str(result.peft_dir),
         gguf_path=str(gguf_path),
@@ -162,6 +281,8 @@ def _tune(
         seconds=round(result.seconds, 1),
         held_out_loss_before=result.held_out_loss_before,
         held_out_loss_after=result.held_out_loss_after,
+        purpose=purpose,
+        commits=prepared.commits,
     )
     write_manifest(directory, manifest)
     # Only now is the new version the adapter; older peft folders are no longer named anywhere.

@@ -23,6 +23,7 @@ from safetensors.numpy import load_file, save_file  # noqa: E402
 from lsp_server.completion.prompts import build_prompt  # noqa: E402
 from lsp_server.engines.base import GenerationParams, GenerationStats  # noqa: E402
 from lsp_server.tuning.adapters import (  # noqa: E402
+    NEXT_EDIT,
     find_adapter,
     read_adapter,
     validate_adapter,
@@ -376,11 +377,13 @@ def test_tides_llama_cpp_engine_puts_the_adapter_on_both_its_contexts(
     assert answer[1] != pytest.approx(plain_answer[1], abs=1e-3)
 
 
-def engine_greedy(engine) -> tuple[str, float]:
-    """A greedy completion of PROMPT and the sum of its tokens' log-probabilities."""
+def engine_greedy(engine, next_edit: bool = False) -> tuple[str, float]:
+    """A greedy completion of PROMPT and the sum of its tokens' log-probabilities; with
+    `next_edit`, generated as a next-edit rewrite is."""
     prompt = build_prompt(engine.template, PROMPT, "")
     stats = GenerationStats()
-    text = "".join(engine.stream(prompt, GenerationParams(max_tokens=12), lambda: False, stats))
+    params = GenerationParams(max_tokens=12, background=next_edit, next_edit=next_edit)
+    text = "".join(engine.stream(prompt, params, lambda: False, stats))
     return text, stats.logprob
 
 
@@ -416,3 +419,141 @@ def test_an_adapter_recorded_for_another_base_is_refused(
     assert read_adapter(out).base_sha256 == "0" * 64
     with pytest.raises(AdapterError, match=r"made for another base model \(some-other-model"):
         validate_adapter(out, model_path, base.file.sha256)
+
+
+def test_the_next_edit_adapter_is_on_next_edits_alone(
+    model_path: Path, random_adapter: tuple[Path, Path], base: LoadedBase, tmp_path: Path
+) -> None:
+    """llama.cpp keeps the two adapters apart: next-edit generations run under the next-edit
+    adapter, completions and scoring never do, and next edits never see the completion
+    adapter."""
+    from lsp_server.engines.llamacpp.engine import LlamaCppEngine
+
+    _, out = random_adapter
+    edits = tmp_path / "next-edit.gguf"
+    metadata = AdapterMetadata(base.file.sha256, model_path.name, "w", 0, "now", NEXT_EDIT)
+    export_gguf(random_adapter[0], base.file.header, metadata, edits)
+    assert read_adapter(edits).purpose == NEXT_EDIT
+    text = "def area(radius):\n    return 3.14159 * radius ** 2\n"
+
+    def run(engine: LlamaCppEngine) -> tuple[float, float, list[float]]:
+        scores = [s.logprob for s in engine.score(text, lambda: False)]
+        return engine_greedy(engine)[1], engine_greedy(engine, next_edit=True)[1], scores
+
+    def opened(**adapters: Path) -> tuple[float, float, list[float]]:
+        engine = LlamaCppEngine(model_path, n_threads=2, **adapters)
+        try:
+            return run(engine)
+        finally:
+            engine.close()
+
+    plain_main, plain_edit, plain_scores = opened()
+    assert plain_main == pytest.approx(plain_edit, abs=1e-3)
+    main, edit, scores = opened(next_edit_lora_path=edits)
+    assert main == pytest.approx(plain_main, abs=1e-3) and scores == pytest.approx(plain_scores)
+    assert edit != pytest.approx(plain_edit, abs=1e-3)
+    main, edit, scores = opened(lora_path=out)
+    assert main != pytest.approx(plain_main, abs=1e-3)
+    assert edit == pytest.approx(plain_edit, abs=1e-3)
+
+
+CALC_V1 = """def total(items):
+    result = 0
+    for item in items:
+        result += item.price
+    return result
+
+
+def count(items):
+    return len(items)
+"""
+
+
+def git(root: Path, *args: str) -> None:
+    import subprocess
+
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t"}
+    env |= {"GIT_COMMITTER_EMAIL": "t@e", "HOME": str(root), "PATH": "/usr/bin:/bin"}
+    subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> Path:
+    """A workspace whose commits rename a name in several places, hunk by hunk."""
+    root = tmp_path / "project"
+    root.mkdir()
+    git(root, "init", "-q")
+    versions = [
+        CALC_V1,
+        CALC_V1.replace("items", "products"),
+        CALC_V1.replace("items", "products").replace("result", "subtotal"),
+    ]
+    for n, text in enumerate(versions):
+        (root / "calc.py").write_text(text)
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", f"version {n}")
+    return root
+
+
+async def test_a_next_edit_adapter_tuned_on_the_history_serves_the_servers_next_edits(
+    base: LoadedBase, model_path: Path, history: Path, tmp_path: Path
+) -> None:
+    from lsp_server.tuning.git_history import HistorySettings
+    from lsp_server.tuning.next_edit_examples import NextEditSettings
+    from lsp_server.tuning.tune import NextEditTuning
+    from tests.conftest import lsp_session, open_doc
+
+    cache = tmp_path / "models"
+    settings = TrainSettings(lora=LoraSettings(rank=2, alpha=4.0), steps=2, batch_size=1)
+    tuning = NextEditTuning(HistorySettings(max_hunk_lines=4), NextEditSettings(nothing_share=0.2))
+    request = TuneRequest(
+        history,
+        model_dir=str(cache),
+        train=settings,
+        held_out_share=0.0,
+        progress=False,
+        next_edit=tuning,
+    )
+    said: list[str] = []
+    outcome = tune(request, said.append, base=base)
+    assert any("2 file commits to learn from" in line for line in said), said
+    manifest = outcome.manifest
+    assert (manifest.purpose, manifest.steps, manifest.commits) == (NEXT_EDIT, 2, 2)
+    assert find_adapter(history, cache, NEXT_EDIT) == manifest
+    assert find_adapter(history, cache) is None  # the completion adapter's place is empty
+    assert read_adapter(Path(manifest.gguf_path)).purpose == NEXT_EDIT
+
+    log = tmp_path / "server.log"
+    init = {"model": str(model_path), "modelDir": str(cache), "diagnostics": False}
+    async with lsp_session(root=history, init=init, args=("--log-file", str(log))) as client:
+        uri = (history / "calc.py").as_uri()
+        text = CALC_V1.replace("items", "products").replace("result", "subtotal")
+        open_doc(client, uri, text)
+        client.text_document_did_change(
+            _change(uri, 2, 0, 4, 9, "sum_of")  # def total -> def sum_of
+        )
+        params = {
+            "textDocument": {"uri": uri, "version": 2},
+            "position": {"line": 0, "character": 10},
+        }
+        await client.protocol.send_request_async("textDocument/copilotInlineEdit", params)
+        # The model was loaded for the request: no completion adapter, and nothing wrong.
+        ready = [s for s in client.tide_statuses if s.state == "ready"]
+        assert ready and ready[-1].adapter is None and ready[-1].message is None
+    logged = log.read_text()
+    label = "project (2 steps, rank 2)"
+    assert f"with no adapter; next edits with adapter {label}" in logged
+    assert f"(next-edit adapter {manifest.gguf_path})" in logged
+
+
+def _change(uri: str, version: int, line: int, start: int, end: int, text: str):
+    from lsprotocol import types
+
+    return types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+        content_changes=[
+            types.TextDocumentContentChangePartial(
+                range=types.Range(types.Position(line, start), types.Position(line, end)), text=text
+            )
+        ],
+    )

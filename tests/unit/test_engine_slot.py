@@ -18,7 +18,7 @@ def built(monkeypatch) -> list[ScriptedEngine]:
     """Engines the slot builds, one per load; a model named "broken" fails to load."""
     engines: list[ScriptedEngine] = []
 
-    def load(model, settings, adapter=None):
+    def load(model, settings, adapter=None, next_edit_adapter=None):
         if settings.model == "broken":
             raise ModelError("cannot load model broken")
         engines.append(ScriptedEngine([], model_name=settings.model or "default"))
@@ -69,7 +69,7 @@ async def test_an_unreachable_server_is_tried_again_quietly_until_it_answers(mon
     up = {"now": False}
     attempts: list[str] = []
 
-    def load(model, settings, adapter=None):
+    def load(model, settings, adapter=None, next_edit_adapter=None):
         attempts.append(settings.model)
         if not up["now"]:
             raise EngineError(f"cannot reach the completion server at {settings.model}")
@@ -98,7 +98,7 @@ async def test_an_unreachable_server_is_tried_again_quietly_until_it_answers(mon
 async def test_a_local_model_that_fails_is_not_retried(monkeypatch) -> None:
     attempts: list[str] = []
 
-    def load(model, settings, adapter=None):
+    def load(model, settings, adapter=None, next_edit_adapter=None):
         attempts.append(model)
         raise ModelError("cannot load model broken.gguf")
 

@@ -82,6 +82,14 @@ def _route_native_logs(llama_cpp) -> None:
     llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
 
 
+def _set_adapter(llama_cpp, ctx, adapter, scale: float, path: Path) -> None:
+    """Put a loaded LoRA adapter on one context: it applies to what that context evaluates."""
+    adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(adapter)
+    scales = (ctypes.c_float * 1)(scale)
+    if llama_cpp.llama_set_adapters_lora(ctx.ctx, adapters, 1, scales):
+        raise RuntimeError(f"cannot set the LoRA adapter {path}")
+
+
 class LlamaCppEngine(Engine):
     name = "llama.cpp"
 
@@ -96,6 +104,7 @@ class LlamaCppEngine(Engine):
         flash_attn: bool = True,
         shift_kv: bool = False,
         lora_path: Path | None = None,
+        next_edit_lora_path: Path | None = None,
     ) -> None:
         llama_cpp = _import_llama()
         _route_native_logs(llama_cpp)
@@ -129,8 +138,13 @@ class LlamaCppEngine(Engine):
                     model=self._llm._model, params=aux_params, verbose=False
                 )
                 if lora_path:
-                    self._apply_adapter(llama_cpp, main_ctx)
-                    self._apply_adapter(llama_cpp, aux_ctx)
+                    # `Llama` sets its adapter only on the context it made.
+                    adapter, scale = self._llm._lora_adapter, self._llm.lora_scale
+                    _set_adapter(llama_cpp, main_ctx, adapter, scale, lora_path)
+                    _set_adapter(llama_cpp, aux_ctx, adapter, scale, lora_path)
+                edit_ctx = self._next_edit_context(
+                    llama_cpp, aux_ctx, aux_params, next_edit_lora_path
+                )
         except Exception as exc:
             raise ModelError(f"cannot load model {model_path}: {exc}") from exc
         finally:
@@ -138,6 +152,7 @@ class LlamaCppEngine(Engine):
         self._llm.verbose = False
         self.model_path = Path(model_path)
         self.lora_path = Path(lora_path) if lora_path else None
+        self.next_edit_adapter = Path(next_edit_lora_path) if next_edit_lora_path else None
         self.model_name = model_name or self.model_path.stem
         self.n_ctx = n_ctx
         self.n_batch = n_batch
@@ -147,6 +162,9 @@ class LlamaCppEngine(Engine):
         n_vocab = self._llm.n_vocab()
         self._main = KvSequence(main_ctx, n_ctx, n_batch, n_vocab, keep_states=True, shift=shift_kv)
         self._aux = KvSequence(aux_ctx, n_ctx, AUX_BATCH, n_vocab)
+        self._edit = self._aux
+        if edit_ctx is not aux_ctx:
+            self._edit = KvSequence(edit_ctx, n_ctx, AUX_BATCH, n_vocab)
         self._control = np.array([self._is_control(t) for t in range(n_vocab)], dtype=bool)
         self._vocab = HealingVocab(self._piece, self._control)
         self._scored: tuple[list[int], list[float]] = ([], [])
@@ -161,13 +179,31 @@ class LlamaCppEngine(Engine):
             n_ctx,
         )
 
-    def _apply_adapter(self, llama_cpp, ctx) -> None:
-        """Put the adapter `Llama` loaded on one of Tide's own contexts too (`Llama` sets it
-        only on the context it made)."""
-        adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(self._llm._lora_adapter)
-        scales = (ctypes.c_float * 1)(self._llm.lora_scale)
-        if llama_cpp.llama_set_adapters_lora(ctx.ctx, adapters, 1, scales):
-            raise RuntimeError(f"cannot set the LoRA adapter {self._llm.lora_path}")
+    def _next_edit_context(self, llama_cpp, aux_ctx, params, lora_path: Path | None):
+        """The context next edits run on: the second one when no adapter is loaded at all,
+        else one of their own, with the next-edit adapter on it if there is one. An adapter
+        holds for everything its context evaluates, KV cache included, so switching adapters
+        per request on a shared context would make its cached prompts wrong."""
+        if not lora_path and not self._llm.lora_path:
+            return aux_ctx
+        ctx = llama_cpp._internals.LlamaContext(
+            model=self._llm._model, params=params, verbose=False
+        )
+        if lora_path:
+            adapter = llama_cpp.llama_adapter_lora_init(
+                self._llm._model.model, str(lora_path).encode()
+            )
+            if adapter is None:
+                ctx.close()
+                raise RuntimeError(f"cannot load the next-edit LoRA adapter {lora_path}")
+            # Freed with the model, after the contexts (closed first in `close`).
+            self._llm._stack.callback(llama_cpp.llama_adapter_lora_free, adapter)
+            try:
+                _set_adapter(llama_cpp, ctx, adapter, 1.0, lora_path)
+            except RuntimeError:
+                ctx.close()
+                raise
+        return ctx
 
     def _shifting_context(self, llama_cpp):
         """A context whose KV cache holds two sequences in one buffer, as moving cells needs;
@@ -237,7 +273,9 @@ class LlamaCppEngine(Engine):
             stats.stop_reason = "empty prompt"
             return
         room = room_for(tokens, self.n_ctx)
-        sequence = self._aux if params.background else self._main
+        sequence = (
+            self._edit if params.next_edit else self._aux if params.background else self._main
+        )
         rng = np.random.default_rng(params.seed)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
@@ -362,6 +400,8 @@ class LlamaCppEngine(Engine):
         return evaluated
 
     def close(self) -> None:
+        if self._edit is not self._aux:
+            self._edit.ctx.close()
         self._aux.ctx.close()
         if self._main.ctx is not self._llm._ctx:
             self._main.ctx.close()
