@@ -27,8 +27,9 @@ the machine's drift hits all alike:
   accepted (one didChange) whole when it is all right, else by line or by word (VS Code's partial
   accepts) as far as it is right, and typing goes on from there.
 
-Configurations: `tide` (default settings), `tide-nocross` (crossFileBudget 0) and `tide-lookup`
-(promptLookup on), each a fresh
+Configurations: `tide` (default settings), `tide-nocross` (crossFileBudget 0), `tide-lookup`
+(promptLookup on) and `tide-whole` (arrivalTokens 0: an arrival evaluates its whole prompt
+before answering), each a fresh
 `tide-lsp` over stdio per region with the project as its workspace, started and indexed before
 the clock starts; `llama-vim`, llama-server (benchmarks.peer's build, same model, same threads)
 sent llama.vim's `/infill` request per key on llama.vim's window (256 lines before, 64 after,
@@ -103,6 +104,7 @@ CONFIGS: dict[str, dict | None] = {
     "tide": {},
     "tide-nocross": {"crossFileBudget": 0},
     "tide-lookup": {"promptLookup": True},
+    "tide-whole": {"arrivalTokens": 0},
     "llama-vim": None,  # not Tide: llama-server's /infill
 }
 READY_S = 180  # model load and workspace indexing, before the clock starts
@@ -629,6 +631,7 @@ def table(summary: dict) -> str:
     """The figures as a plain table, a row per configuration and language."""
     head = (
         f"{'config':<13}{'lang':<11}{'reg':>4}{'accepted':>10}{'seen/key':>9}{'starts<1s':>11}"
+        f"{'arrived':>8}"
         f"{'wrong':>6}{'p50 ms':>8}{'p95 ms':>8}{'runs':>6}  {HISTOGRAM_HEAD:<38}"
         f"{'err':>4}  large runs by cause"
     )
@@ -640,17 +643,19 @@ def table(summary: dict) -> str:
             hist = "/".join(str(v) for v in s["evaluated_histogram"].values())
             causes = ", ".join(f"{k} {v}" for k, v in s["large_by_cause"].items()) or "-"
             starts = f"{s['line_starts_served']}/{s['line_starts']}"
+            arrivals = f"{s.get('arrivals_served', 0)}/{s['regions']}"
             dropped = s.get("unreported_runs", 0)
             runs = f"{s['model_runs']}+{dropped}" if dropped else str(s["model_runs"])
             rows.append(
                 f"{config:<13}{language:<11}{s['regions']:>4}{_fmt(s['accepted_pct'], '%'):>10}"
-                f"{_fmt(s['seen_per_key']):>9}{starts:>11}{s['wrong_seen']:>6}"
+                f"{_fmt(s['seen_per_key']):>9}{starts:>11}{arrivals:>8}{s['wrong_seen']:>6}"
                 f"{_fmt(s['fresh_p50_ms']):>8}{_fmt(s['fresh_p95_ms']):>8}{runs:>6}  "
                 f"{hist:<38}{s['errors']:>4}  {causes}"
             )
     rows.append(
         "accepted: accepted chars over the regions' chars; starts<1s: line starts with a "
-        "suggestion seen within 1 s; p50/p95: key to a non-empty answer; runs: model runs "
+        "suggestion seen within 1 s (arrived: of them, on arriving at the region); "
+        "p50/p95: key to a non-empty answer; runs: model runs "
         "(+N started and dropped without figures); large: runs re-evaluating more than 16 tokens"
     )
     for key in ("cross_file_gain_points", "tide_over_llama_vim_chars"):

@@ -285,6 +285,7 @@ class RegionRecord:
     wrong: int = 0
     line_starts: int = 0
     line_starts_served: int = 0
+    arrivals_served: int = 0  # of the line starts served, those on arriving at the region
     fresh_ms: list[float] = field(default_factory=list)
     responses: dict[str, int] = field(default_factory=dict)
     runs: list[dict] = field(default_factory=list)
@@ -312,6 +313,7 @@ def tally(record: RegionRecord, events: list[KeyEvent], requests: list[RequestFa
             record.line_starts += 1
             quick = event.shown_ms is not None and event.shown_ms <= LINE_START_S * 1000
             record.line_starts_served += bool(event.shown) and quick
+            record.arrivals_served += bool(event.shown) and quick and event.kind == "arrival"
     record.accepts = dict(accepts)
     record.responses = dict(Counter(r.status for r in requests))
     record.fresh_ms = [
@@ -366,6 +368,11 @@ def summarize(records: list[dict]) -> dict:
         "line_starts": starts,
         "line_starts_served": served,
         "line_starts_served_pct": _pct(served, starts),
+        # Each region is one arrival: the line starts after Enter are the rest.
+        "arrivals_served": sum(r.get("arrivals_served", 0) for r in records),
+        "enter_starts_served_pct": _pct(
+            served - sum(r.get("arrivals_served", 0) for r in records), starts - len(records)
+        ),
         "fresh_n": len(fresh),
         "fresh_p50_ms": round(percentile(fresh, 50), 1) if fresh else None,
         "fresh_p95_ms": round(percentile(fresh, 95), 1) if fresh else None,

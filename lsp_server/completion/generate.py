@@ -31,7 +31,8 @@ SAMPLE_TEMPERATURE = 0.8  # alternatives for cycling should differ from the gree
 # How far past its budget a held window's prefix may grow before its start moves: half the
 # budget is a dozen lines typed in one place, and a prompt still far inside the context.
 HELD_SLACK = 0.5
-# A word the model may still be in the middle of: a partial answer ends before it.
+# A word the model may still be in the middle of: a partial answer ends before its last
+# sub-word.
 _OPEN_WORD = re.compile(r"\w+$")
 
 
@@ -66,6 +67,8 @@ class GenerationRequest:
     # The window's first offset, held from an earlier request while the user types in one
     # place; None, or a start the window has outgrown, chooses a fresh one.
     start: int | None = None
+    # The window's tokens, where not the settings' contextBudget (a short arrival's).
+    budget: int | None = None
 
 
 @dataclass(frozen=True)
@@ -94,11 +97,13 @@ class Generator:
         files_tokens = sum(self.engine.count_tokens(f.path + f.text) + 2 for f in plan.files)
         # The prompt and the completion share the engine's context; a budget beyond it is cut.
         room = self.engine.n_ctx - settings.max_tokens - 16 - files_tokens
-        budget = max(min(settings.context_budget, room), 32)
+        full = max(min(settings.context_budget, room), 32)
+        budget = max(min(request.budget or full, full), 32)
         held = None
         if request.start is not None:
-            # The slack a held start may grow by, within what the engine's context has room for.
-            slack = max(min(HELD_SLACK, room / budget - 1), 0.0)
+            # The slack a held start may grow by, within what the engine's context has room
+            # for: a short arrival's window grows as far as a whole one would.
+            slack = max(min(full * (1 + HELD_SLACK), room) / budget - 1, 0.0)
             held = held_window(
                 text, request.start, request.cursor, budget, self._count_line,
                 settings.suffix_share, slack,
@@ -176,6 +181,7 @@ class Generator:
                 lookup=settings.prompt_lookup,
             )
             pieces = self.engine.stream(prompt, params, ticket.is_cancelled, stats)
+            whole_lines = False
             try:
                 for fed, piece in enumerate(pieces):
                     if healed.feed(piece):
@@ -183,10 +189,10 @@ class Generator:
                     now = time.perf_counter()
                     if early is not None and fed == 0 and now >= early.at:
                         # The prompt alone took the time: whoever still waits now would rather
-                        # have the whole than its first word.
-                        early = None
+                        # have a whole line than its first word, but not the rest of a block.
+                        whole_lines = True
                     if early is not None and sample == 0 and now >= early.at:
-                        partial = _partial(healed.text, line_suffix)
+                        partial = partial_suggestion(healed.text, line_suffix, whole_lines)
                         if partial:
                             engine_ms = (time.perf_counter() - start) * 1000
                             early.give(
@@ -256,12 +262,28 @@ class Generator:
         )
 
 
-def _partial(text: str, line_suffix: str) -> str:
-    """The part of a suggestion still being generated that can be shown now: up to its last
-    whole word."""
+def partial_suggestion(text: str, line_suffix: str, whole_lines: bool = False) -> str:
+    """The part of a suggestion still being generated that can be shown now: up to the start
+    of the sub-word it is in (a long name shows as far as its last `_` or capital), or with
+    `whole_lines` up to its last line break."""
     shown = stop_at_suffix_opener(text, line_suffix)
-    shown = _OPEN_WORD.sub("", shown)
+    if whole_lines:
+        shown = shown[: max(shown.rfind("\n"), 0)]
+    else:
+        word = _OPEN_WORD.search(shown)
+        if word is not None:
+            shown = shown[: word.start() + _last_subword(word.group())]
     return shown if shown.strip() else ""
+
+
+def _last_subword(word: str) -> int:
+    """Where the last sub-word of `word` begins: after its last `_`, or at a capital after a
+    lower-case letter or digit; 0 when it has one."""
+    for i in range(len(word) - 1, 0, -1):
+        before = word[i - 1]
+        if before == "_" or (word[i].isupper() and (before.islower() or before.isdigit())):
+            return i
+    return 0
 
 
 def complete_once(

@@ -35,6 +35,9 @@ class Head:
     # evaluates is still the cost of getting here (`origin`: arrival, file, window...).
     settled: bool = False
     origin: str = "arrival"
+    # The window's token budget while it holds: a short one for an arrival answered before
+    # its whole prompt was evaluated (None: the settings' contextBudget).
+    budget: int | None = None
     # A better head, evaluated by the engine while the user paused, for the next request.
     prepared: "Head | None" = None
 

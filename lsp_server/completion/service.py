@@ -9,7 +9,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..config import Settings
 from ..context.service import ContextService
@@ -19,7 +19,7 @@ from ..runtime.inflight import InFlight
 from ..runtime.scheduler import Scheduler, Superseded, Ticket
 from ..text.documents import DocumentStore, Pos, Snapshot, snapshot_with_text
 from .edit import Edit, line_around, make_edit
-from .generate import Early, GenerationRequest, Generator, Plan
+from .generate import Early, GenerationRequest, Generator, Layout, Plan
 from .head import Head, HeadPolicy, fingerprint, line_of
 from .result import CompletionResult
 from .trigger import Trigger, decide, skip_reason
@@ -197,22 +197,25 @@ class CompletionService:
 
         The prompt head held for this place is used as it is. Arriving elsewhere in the same
         document keeps the snippets the engine already holds, so only the window is evaluated;
-        arriving in another document gathers them afresh. Either way a better head is
-        prepared in the next pause.
+        arriving in another document gathers them afresh; an arrival whose prompt would take
+        past the pause after arriving is answered on a short window. Either way a better head
+        is prepared in the next pause.
         """
         settings = self._settings()
         head, cause = self._heads.held(snapshot, cursor)
         if head is not None:
-            plan, start = head.plan, head.start
+            plan, start, budget = head.plan, head.start, head.budget
         else:
             left = self._heads.left_behind(snapshot.uri, cause, invoked, settings)
             plan = left or self._plan(generator, snapshot, cursor, buffers)
-            start = None
+            start = budget = None
         label = "complete" if kind == "request" else "ahead of accept,"
         request = GenerationRequest(
-            snapshot, cursor, settings, trigger.multiline, invoked, plan, label, start
+            snapshot, cursor, settings, trigger.multiline, invoked, plan, label, start, budget
         )
         layout = generator.layout(request)
+        if head is None and kind == "request" and not invoked:
+            request, layout = _short_arrival(generator, request, layout)
         if kind == "request":
             moved = head is not None and layout.window.start != head.start
             kept = head is not None and not moved
@@ -221,7 +224,7 @@ class CompletionService:
             self._heads.hold(
                 Head(
                     snapshot.uri,
-                    plan,
+                    request.plan,
                     layout.window.start,
                     head.fingerprint
                     if kept
@@ -229,6 +232,7 @@ class CompletionService:
                     line_of(snapshot.text, cursor),
                     settled=kept and head.settled,
                     origin=head.origin if kept else ("window" if moved else cause),
+                    budget=request.budget,
                 )
             )
         result = generator.generate(request, ticket, layout, early)
@@ -277,7 +281,9 @@ class CompletionService:
         request = GenerationRequest(snapshot, cursor, self._settings(), False, plan=plan)
         fresh = generator.layout(request)
         offered = [h for h in (head, head.prepared) if h is not None]
-        if any(plan == h.plan and fresh.window.start == h.start for h in offered):
+        if any(
+            plan == h.plan and fresh.window.start == h.start and h.budget is None for h in offered
+        ):
             return False
         if not generator.prepare(fresh, ticket):
             return False
@@ -379,6 +385,25 @@ class CompletionService:
 
     def cancel(self) -> None:
         self._idle.cancel()
+
+
+def _short_arrival(
+    generator: Generator, request: GenerationRequest, layout: Layout
+) -> tuple[GenerationRequest, Layout]:
+    """The arrival's request and layout: as they are when the engine evaluates the prompt in
+    time (it holds most of it, or it is short), else the same place on a window of
+    `arrivalTokens`, with other files' snippets only if the engine holds them already."""
+    limit = request.settings.arrival_tokens
+    engine = generator.engine
+    if not limit or engine.uncached_tokens(layout.prompt) <= limit:
+        return request, layout
+    short = replace(request, budget=limit)
+    short_layout = generator.layout(short)
+    if request.plan.files and engine.uncached_tokens(short_layout.prompt) > limit:
+        short = replace(short, plan=replace(request.plan, files=()))
+        short_layout = generator.layout(short)
+    log.debug("arrival at %s: a short window first", request.snapshot.uri)
+    return short, short_layout
 
 
 def _accepted(before: Snapshot, edit: Edit) -> tuple[str, int]:

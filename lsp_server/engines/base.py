@@ -99,6 +99,11 @@ class Engine(ABC):
     def chat_prompt(self, system: str, user: str) -> Prompt | None:
         """A prompt in the model's own chat format, or None when the model has none."""
 
+    def uncached_tokens(self, prompt: Prompt) -> int:
+        """The tokens of `prompt` a `stream` would evaluate before its first token: all of
+        them on an engine that keeps no cache between calls."""
+        return self.count_tokens(prompt.text)
+
     def prepare(self, prompt: Prompt, cancelled: Callable[[], bool]) -> bool:
         """Evaluate `prompt` in idle time, keeping what the cache held before restorable, so
         that a later `stream` of a prompt that begins with it starts at once; whether it was

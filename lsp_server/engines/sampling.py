@@ -20,8 +20,9 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 class HealingVocab:
     """The vocabulary's token texts, sorted, to find the tokens that agree with a word.
 
-    Built on first use: decoding every token once takes a moment, and most sessions only need
-    it once the user types mid-word.
+    Built by `build` or on first use: decoding every token once takes half a second on two
+    cores, which the engine spends while it loads rather than on the first keystroke that
+    lands mid-word.
     """
 
     def __init__(self, piece: Callable[[int], str], control: np.ndarray) -> None:
@@ -30,12 +31,16 @@ class HealingVocab:
         self._pieces: list[tuple[str, int]] | None = None
         self._keys: list[str] = []
 
-    def mask(self, rest: str) -> np.ndarray:
-        """Tokens whose text is a prefix of `rest` or starts with all of it."""
+    def build(self) -> None:
         if self._pieces is None:
             pieces = [(self._piece(t), t) for t in range(len(self._control))]
             self._pieces = sorted((p, t) for p, t in pieces if p and not self._control[t])
             self._keys = [p for p, _ in self._pieces]
+
+    def mask(self, rest: str) -> np.ndarray:
+        """Tokens whose text is a prefix of `rest` or starts with all of it."""
+        self.build()
+        assert self._pieces is not None
         allowed = np.zeros(len(self._control), dtype=bool)
         for size in range(1, len(rest) + 1):
             head = rest[:size]

@@ -230,3 +230,41 @@ async def test_a_better_head_is_prepared_in_the_pause_and_taken_by_the_next_requ
     assert context.plans == 2
     await asyncio.sleep(0)  # the reports go out from the event loop
     assert causes == ["arrival", "context"]
+
+
+LONG = "".join(f"value_{n} = compute(value_{n - 1}, step {n})\n" for n in range(1, 60))
+
+
+async def test_an_arrival_past_its_token_limit_is_answered_on_a_short_window_kept_while_typing():
+    engine = ScriptedEngine(["total", "ly"])
+    documents = DocumentStore()
+    documents.open(URI, "python", 1, LONG + "result = \n" + LONG)
+    cursor = Pos(59, 9)
+
+    async def current() -> ScriptedEngine:
+        return engine
+
+    config = Settings(precompute=False, answer_within_ms=0, arrival_tokens=40, context_budget=400)
+    causes: list[str] = []
+    service = CompletionService(
+        documents, Scheduler(), ShiftingContext(), current, lambda: config, causes.append
+    )
+    await service.complete(URI, cursor)
+    short = engine.prompts[0].text
+    assert engine.count_tokens(short) <= 60 and "helper_" not in short
+    assert "value_58 " in short and "value_40 " not in short  # the lines nearest the cursor
+    # Typing on: the short head holds (nothing ahead of the typed text changes), and the
+    # window keeps growing from its start rather than moving.
+    documents.change(URI, 2, [Change("z", cursor, cursor)])
+    await service.complete(URI, Pos(59, 10))
+    held = engine.prompts[1].text
+    assert held.startswith(short)  # the typed word itself is healed: re-typed by the model
+    await asyncio.sleep(0)
+    assert [r.cause for r in causes] == ["arrival", "typing"]
+
+
+async def test_an_arrival_within_its_token_limit_gets_the_whole_prompt() -> None:
+    engine = ScriptedEngine(["x + y"])
+    service, _ = service_for(engine, arrival_tokens=10_000)
+    await service.complete(URI, CURSOR)
+    assert "def add(x, y):" in engine.prompts[0].text

@@ -156,7 +156,6 @@ class LlamaCppEngine(Engine):
         self.model_name = model_name or self.model_path.stem
         self.n_ctx = n_ctx
         self.n_batch = n_batch
-        self.load_seconds = time.perf_counter() - start
         model = self._llm._model
         self._add_bos = bool(model.add_bos_token())
         n_vocab = self._llm.n_vocab()
@@ -170,6 +169,8 @@ class LlamaCppEngine(Engine):
         self._scored: tuple[list[int], list[float]] = ([], [])
         self.template = detect_template(self.is_single_token)
         self._chat_template = self._llm.metadata.get("tokenizer.chat_template")
+        self._warm_up()
+        self.load_seconds = time.perf_counter() - start
         log.info(
             "loaded %s in %.1fs (template %s, %d threads, n_ctx %d)",
             self.model_path,
@@ -178,6 +179,17 @@ class LlamaCppEngine(Engine):
             threads,
             n_ctx,
         )
+
+    def _warm_up(self) -> None:
+        """Run a prompt batch and a single token once, and index the vocabulary for healing:
+        each costs about half a second the first time (llama.cpp allocating buffers and
+        touching pages, every token decoded once), which would otherwise land on the first
+        suggestion, when the user has just arrived."""
+        tokens = self.tokenize("def warm_up(self):\n    return 1\n")
+        self._main.decode(tokens)
+        self._main.decode(tokens[:1])
+        self._main.truncate(0)
+        self._vocab.build()
 
     def _next_edit_context(self, llama_cpp, aux_ctx, params, lora_path: Path | None):
         """The context next edits run on: the second one when no adapter is loaded at all,
@@ -378,6 +390,10 @@ class LlamaCppEngine(Engine):
         return chat_template_prompt(
             lambda messages: formatter(messages=messages).prompt, system, user, self.template
         )
+
+    def uncached_tokens(self, prompt: Prompt) -> int:
+        tokens = self.prompt_tokens(prompt)
+        return len(tokens) - self._main.held_prefix(tokens)
 
     def prepare(self, prompt: Prompt, cancelled: Callable[[], bool]) -> bool:
         tokens = self.prompt_tokens(prompt)

@@ -97,6 +97,11 @@ class KvSequence:
     def common_prefix(self, tokens: list[int]) -> int:
         return common_prefix(self.tokens, tokens)
 
+    def held_prefix(self, tokens: list[int]) -> int:
+        """The longest prefix of `tokens` that the cache or a saved prompt holds."""
+        saved = (common_prefix(s.tokens, tokens) for s in self._saved)
+        return max([self.common_prefix(tokens), *saved])
+
     @property
     def saved_bytes(self) -> int:
         return sum(len(s.data) for s in self._saved)

@@ -161,6 +161,11 @@ class HttpEngine(Engine):
         answer = self._client.json("POST", "/extras/tokenize", {"input": marker})
         return len(answer.get("tokens", [])) == 1
 
+    def uncached_tokens(self, prompt: Prompt) -> int:
+        # The server keeps its own prompt cache, at a speed that is not this machine's: an
+        # arrival there is answered on its whole prompt.
+        return 0
+
     def count_tokens(self, text: str) -> int:
         if not text:
             return 0
