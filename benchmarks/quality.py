@@ -2,7 +2,8 @@
 same run.
 
     .venv/bin/python -m benchmarks.quality [--part humaneval|multiline|lines|crossfile|all]
-        [--limit N] [--seed 0] [--resume] [--summarize]
+        [--limit N | --first N] [--seed 0] [--resume] [--summarize] [--name NAME]
+        [--tide-settings JSON]
 
 Rows, each on the same cases:
 - naive: the raw FIM prompt of the text around the cursor in prefix-suffix-middle order (what
@@ -23,7 +24,9 @@ Parts:
 Also: the share of completions that leave the file with a new syntax error, the share that
 repeat the suffix, and the median number of generated characters thrown away (from the
 server's log).
-Results: benchmarks/results/quality-<part>.jsonl (one line per case) and quality-summary.json.
+Results: benchmarks/results/quality-<part>.jsonl (one line per case) and quality-summary.json;
+with `--name`, quality-<part>-NAME.jsonl and the summary's entry <part>-NAME, so that a run with
+other `--tide-settings` sits beside the published one.
 """
 
 import argparse
@@ -62,10 +65,14 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # --- cases ------------------------------------------------------------------------------------
 
 
-def humaneval_cases(name: str, limit: int | None, seed: int) -> list[dict]:
+def humaneval_cases(name: str, limit: int | None, seed: int, first: int = 0) -> list[dict]:
     with gzip.open(DATA / f"HumanEval-{name}.jsonl.gz", "rt") as handle:
         tasks = [json.loads(line) for line in handle]
-    if limit is not None and limit < len(tasks):
+    if first:
+        # In file order, as the full run starts: a problem's tasks follow one another, so the
+        # engine's cache holds most of each prompt, as it does while a user works in one file.
+        tasks = tasks[:first]
+    elif limit is not None and limit < len(tasks):
         tasks = random.Random(seed).sample(tasks, limit)
     cases = []
     for task in tasks:
@@ -326,7 +333,7 @@ def done_rows(out: Path) -> list[dict]:
 
 
 async def run_part(
-    part: str, cases: list[dict], engine, init: dict, out: Path, rows: list[dict]
+    part: str, cases: list[dict], engine, init: dict, out: Path, rows: list[dict], name: str = ""
 ) -> list[dict]:
     multiline = part == "multiline"
     done = {r["id"] for r in rows}
@@ -367,7 +374,7 @@ async def run_part(
                     for old in list(editors):
                         if part == "crossfile":
                             await editors.pop(old).stop()
-                    log = RESULTS / f"quality-{part}-{row}.log"
+                    log = RESULTS / f"quality-{part}{name}-{row}.log"
                     editor = ScriptedEditor("--log-file", str(log))
                     await editor.start(row_settings, root_uri=root.as_uri())
                     editors[key] = editor
@@ -377,7 +384,7 @@ async def run_part(
                 record[row] = {
                     **score(case, tide, multiline),
                     "text": tide,
-                    "thrown_away": thrown_away(RESULTS / f"quality-{part}-{row}.log", uri),
+                    "thrown_away": thrown_away(RESULTS / f"quality-{part}{name}-{row}.log", uri),
                 }
             if "task" in case:
                 # A single-line task is judged on the first line of each answer, as its exact
@@ -465,7 +472,7 @@ def breakdown(rows: list[dict], cases: list[dict]) -> dict:
 
 def part_cases(part: str, args: argparse.Namespace) -> list[dict]:
     if part == "humaneval":
-        return humaneval_cases("SingleLineInfilling", args.limit, args.seed)
+        return humaneval_cases("SingleLineInfilling", args.limit, args.seed, args.first)
     if part == "multiline":
         return humaneval_cases("MultiLineInfilling", args.limit or 300, args.seed)
     if part == "lines":
@@ -478,9 +485,10 @@ async def run(args: argparse.Namespace) -> None:
     parts = ["humaneval", "multiline", "lines", "crossfile"] if args.part == "all" else [args.part]
     command = "python -m benchmarks.quality " + " ".join(sys.argv[1:])
     summary: dict = {"command": command}
+    name = f"-{args.name}" if args.name else ""
     if args.summarize:
         for part in parts:
-            rows = done_rows(RESULTS / f"quality-{part}.jsonl")
+            rows = done_rows(RESULTS / f"quality-{part}{name}.jsonl")
             if rows:
                 summary[part] = summarize(rows)
                 if part == "lines":
@@ -491,17 +499,17 @@ async def run(args: argparse.Namespace) -> None:
     engine = load_engine(locate_model(settings), settings)
     for part in parts:
         cases = part_cases(part, args)
-        out = RESULTS / f"quality-{part}.jsonl"
+        out = RESULTS / f"quality-{part}{name}.jsonl"
         if not args.resume:
             out.unlink(missing_ok=True)
-            for log in RESULTS.glob(f"quality-{part}-*.log"):
+            for log in RESULTS.glob(f"quality-{part}{name}-*.log"):
                 log.unlink()
-        rows = await run_part(part, cases, engine, {}, out, done_rows(out))
+        rows = await run_part(part, cases, engine, args.tide_settings, out, done_rows(out), name)
         summary[part] = {"command": command, **summarize(rows)}
         if part == "lines":
             summary[part]["breakdown"] = breakdown(rows, cases)
         print(json.dumps(summary[part], indent=2), flush=True)
-        save_summary(part, summary[part])
+        save_summary(part + name, summary[part])
     engine.close()
 
 
@@ -518,9 +526,16 @@ def main() -> None:
     parser.add_argument("--part", default="all")
     parser.add_argument("--limit", type=int)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--first", type=int, default=0, help="humaneval: the first N tasks in file order"
+    )
     parser.add_argument("--resume", action="store_true", help="keep the cases already run")
     parser.add_argument(
         "--summarize", action="store_true", help="only summarize the cases already run"
+    )
+    parser.add_argument("--name", default="", help="results go to quality-PART-NAME.jsonl")
+    parser.add_argument(
+        "--tide-settings", type=json.loads, default={}, help="JSON settings for the tide rows"
     )
     asyncio.run(run(parser.parse_args()))
 

@@ -28,8 +28,8 @@ the machine's drift hits all alike:
   accepts) as far as it is right, and typing goes on from there.
 
 Configurations: `tide` (default settings), `tide-nocross` (crossFileBudget 0), `tide-lookup`
-(promptLookup on) and `tide-whole` (arrivalTokens 0: an arrival evaluates its whole prompt
-before answering), each a fresh
+(promptLookup on) and `tide-short` (arrivalTokens 128: an arrival is answered on a short
+window first), each a fresh
 `tide-lsp` over stdio per region with the project as its workspace, started and indexed before
 the clock starts; `llama-vim`, llama-server (benchmarks.peer's build, same model, same threads)
 sent llama.vim's `/infill` request per key on llama.vim's window (256 lines before, 64 after,
@@ -104,7 +104,7 @@ CONFIGS: dict[str, dict | None] = {
     "tide": {},
     "tide-nocross": {"crossFileBudget": 0},
     "tide-lookup": {"promptLookup": True},
-    "tide-whole": {"arrivalTokens": 0},
+    "tide-short": {"arrivalTokens": 128},
     "llama-vim": None,  # not Tide: llama-server's /infill
 }
 READY_S = 180  # model load and workspace indexing, before the clock starts

@@ -120,11 +120,12 @@ class Settings:
     # comes later is never seen. 0 waits for the whole suggestion.
     answer_within_ms: int = _setting(400, int, _int_range(0, 60000))
     # Prompt tokens an automatic request arriving at a new place may evaluate before its
-    # first answer. A whole new prompt (window and other files' snippets, 600-700 tokens) takes
-    # about 3 s on two laptop cores, past the pause after arriving; above this many, the
-    # arrival is answered on a short window without snippets, and the whole head is prepared
-    # in the next pause. 0 always evaluates the whole prompt first.
-    arrival_tokens: int = _setting(128, int, _int_range(0, 32768))
+    # first answer; above this many, the arrival is answered on a window of this many tokens
+    # without snippets, which then holds and grows as the user types, and the whole head is
+    # prepared in the next pause. Off (0): on two laptop cores 128 took the line starts served
+    # within 1 s from 63% to 83% while typing, but accepted no more characters and cost 12
+    # points of exact match on a single request (BENCHMARKS.md, "Fourth run").
+    arrival_tokens: int = _setting(0, int, _int_range(0, 32768))
     # Prompt lookup: greedy completions draft from their own prompt (code repeats its names)
     # and verify the draft in one batch. Off: on a two-core CPU a batch of two tokens costs more
     # than two tokens one at a time, and completions ran at 0.87-0.95 times the plain speed

@@ -87,3 +87,38 @@ async def test_an_edit_during_a_generation_gets_the_range_of_the_version_it_answ
     # the answer's own text is for that version (it does not name the added import).
     for item in answer.items:
         assert item.range.start.line == 2
+
+
+LONG = "".join(
+    f"def scaled_{n}(value: float) -> float:\n    return value * {n} + offset({n})\n\n\n"
+    for n in range(40)
+)
+
+
+@pytest.mark.parametrize("arrival_tokens", [128, 0])
+async def test_an_arrival_in_a_long_file_answers_on_a_short_window_that_typing_keeps(
+    model_path, tmp_path, arrival_tokens
+):
+    text = LONG + "def report(r):\n    \n" + LONG
+    (tmp_path / "main.py").write_text(text)
+    uri = (tmp_path / "main.py").as_uri()
+    line = LONG.count("\n") + 1
+    init = {"reportGenerations": True, "precompute": False, "arrivalTokens": arrival_tokens}
+    async with lsp_session(init=init, root=tmp_path) as client:
+        open_doc(client, uri, text)
+        await client.text_document_inline_completion_async(inline(uri, line, 4))
+        for i, char in enumerate("total = "):
+            client.text_document_did_change(key(uri, i + 2, line, 4 + i, char))
+            await client.text_document_inline_completion_async(inline(uri, line, 5 + i))
+        await asyncio.sleep(0.2)
+        runs = [g for g in client.tide_generations if g.kind == "request"]
+    arrival, typing = runs[0], runs[1:]
+    assert arrival.cause == "arrival"
+    if arrival_tokens:
+        # The window and the markers: no more than the limit and the path's few tokens.
+        assert arrival.promptTokens <= arrival_tokens + 24, arrival
+    else:
+        assert arrival.promptTokens > 400, arrival  # the whole 512-token window
+    assert typing, "every key was typed through: the test typed nothing the model ran on"
+    # Either way the head holds while the user types: the short window grows from its start.
+    assert all(run.cause == "typing" and run.evaluatedTokens <= 16 for run in typing), typing
