@@ -4,6 +4,8 @@
 --- word or by line. Typing what the ghost text shows keeps it without a new request.
 local M = {}
 
+local buffer = require('tide.buffer')
+
 M.ns = vim.api.nvim_create_namespace('tide.ghost')
 local COUNTER_NS = vim.api.nvim_create_namespace('tide.ghost.counter')
 
@@ -56,16 +58,10 @@ function M.snippet_to_text(s)
   return out
 end
 
-local function byte_col(line, character, encoding)
-  if encoding == 'utf-8' then
-    return math.min(character, #line)
-  end
-  local ok, col = pcall(vim.str_byteindex, line, encoding, character, false)
-  return ok and math.min(col, #line) or #line
-end
+local byte_col = buffer.byte_col
 
 local function get_line(bufnr, row)
-  return vim.api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or ''
+  return buffer.line(bufnr, row) or ''
 end
 
 --- Converts the LSP response into items anchored in buffer coordinates.
@@ -213,18 +209,8 @@ end
 
 local function cancel(bufnr)
   local st = state(bufnr)
-  if not st then
-    return
-  end
-  if st.timer then
-    st.timer:stop()
-  end
-  if st.request_id then
-    local client = vim.lsp.get_client_by_id(st.client_id)
-    if client then
-      client:cancel_request(st.request_id)
-    end
-    st.request_id = nil
+  if st then
+    buffer.stop_pending(st)
   end
 end
 
@@ -524,17 +510,7 @@ function M.attach(bufnr, client_id)
 end
 
 function M.detach(bufnr)
-  local st = states[bufnr]
-  if not st then
-    return
-  end
-  cancel(bufnr)
-  if st.timer then
-    st.timer:close()
-  end
-  states[bufnr] = nil
-  pcall(vim.api.nvim_del_augroup_by_name, 'tide.ghost.' .. bufnr)
-  clear_marks(bufnr)
+  buffer.release(states, bufnr, 'tide.ghost.' .. bufnr, clear_marks)
 end
 
 --- Test hook: shows these items (plain InlineCompletionItems) as if the server had sent them.

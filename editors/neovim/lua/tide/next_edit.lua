@@ -7,6 +7,8 @@
 --- cursor's line.
 local M = {}
 
+local buffer = require('tide.buffer')
+
 M.ns = vim.api.nvim_create_namespace('tide.next_edit')
 
 --- Options, set by tide.setup().
@@ -49,17 +51,6 @@ local function version_of(bufnr)
   return vim.lsp.util.buf_versions[bufnr]
 end
 
-local function get_line(bufnr, row)
-  return vim.api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1]
-end
-
-local function byte_col(line, character, encoding)
-  if encoding == 'utf-8' then
-    return math.min(character, #line)
-  end
-  local ok, col = pcall(vim.str_byteindex, line, encoding, character, false)
-  return ok and math.min(col, #line) or #line
-end
 
 --- Pure: which answer to keep. `raw` is the result, `uri`/`version` the buffer's now,
 --- `asked` the version the request was made at. Returns the edit (as sent) or nil and why not.
@@ -97,7 +88,7 @@ end
 ---@return tide.NextEdit|nil
 function M.normalize(bufnr, raw, encoding, version)
   local s, e = raw.range.start, raw.range['end']
-  local first, last = get_line(bufnr, s.line), get_line(bufnr, e.line)
+  local first, last = buffer.line(bufnr, s.line), buffer.line(bufnr, e.line)
   if not first or not last then
     return nil
   end
@@ -105,9 +96,9 @@ function M.normalize(bufnr, raw, encoding, version)
     raw = raw,
     text = raw.text,
     row = s.line,
-    col = byte_col(first, s.character, encoding),
+    col = buffer.byte_col(first, s.character, encoding),
     end_row = e.line,
-    end_col = byte_col(last, e.character, encoding),
+    end_col = buffer.byte_col(last, e.character, encoding),
     version = version,
   }
   if edit.end_row < edit.row or (edit.end_row == edit.row and edit.end_col < edit.col) then
@@ -204,18 +195,8 @@ end
 
 local function cancel(bufnr)
   local st = states[bufnr]
-  if not st then
-    return
-  end
-  if st.timer then
-    st.timer:stop()
-  end
-  if st.request_id then
-    local client = vim.lsp.get_client_by_id(st.client_id)
-    if client then
-      client:cancel_request(st.request_id)
-    end
-    st.request_id = nil
+  if st then
+    buffer.stop_pending(st)
   end
 end
 
@@ -432,17 +413,7 @@ function M.attach(bufnr, client_id)
 end
 
 function M.detach(bufnr)
-  local st = states[bufnr]
-  if not st then
-    return
-  end
-  cancel(bufnr)
-  if st.timer then
-    st.timer:close()
-  end
-  states[bufnr] = nil
-  pcall(vim.api.nvim_del_augroup_by_name, 'tide.next_edit.' .. bufnr)
-  clear_marks(bufnr)
+  buffer.release(states, bufnr, 'tide.next_edit.' .. bufnr, clear_marks)
 end
 
 return M
