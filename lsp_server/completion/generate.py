@@ -188,9 +188,14 @@ class Generator:
                         break
                     now = time.perf_counter()
                     if early is not None and fed == 0 and now >= early.at:
-                        # The prompt alone took the time: whoever still waits now would rather
-                        # have a whole line than its first word, but not the rest of a block.
-                        whole_lines = True
+                        if request.budget is None:
+                            # The prompt alone took the time: whoever still waits now would
+                            # rather have the whole than its first word.
+                            early = None
+                        else:
+                            # A short window answers an arrival as soon as it can: its first
+                            # line, and the rest from the generation on the next key.
+                            whole_lines = True
                     if early is not None and sample == 0 and now >= early.at:
                         partial = partial_suggestion(healed.text, line_suffix, whole_lines)
                         if partial:

@@ -268,3 +268,25 @@ async def test_an_arrival_within_its_token_limit_gets_the_whole_prompt() -> None
     service, _ = service_for(engine, arrival_tokens=10_000)
     await service.complete(URI, CURSOR)
     assert "def add(x, y):" in engine.prompts[0].text
+
+
+async def test_a_short_arrival_whose_prompt_took_the_limit_shows_its_first_line_at_once():
+    engine = ScriptedEngine(["total = 0\n    for n in values:\n        total += n"])
+    engine.piece_s = 0.05
+    engine.hold_after = 5  # the block's second line waits until the test lets it go on
+    engine.release.clear()
+    documents = DocumentStore()
+    documents.open(URI, "python", 1, LONG + "def report(values):\n    \n" + LONG)
+
+    async def current() -> ScriptedEngine:
+        return engine
+
+    config = Settings(precompute=False, answer_within_ms=50, arrival_tokens=40, context_budget=400)
+    service = CompletionService(documents, Scheduler(), ContextService(), current, lambda: config)
+    task = asyncio.ensure_future(service.complete(URI, Pos(60, 4)))
+    await asyncio.to_thread(engine.started.wait, 10)
+    await asyncio.sleep(0.1)  # the prompt takes past the limit
+    engine.release.set()
+    answer = await task
+    engine.resume.set()
+    assert answer.result.text == "total = 0"
