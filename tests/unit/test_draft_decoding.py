@@ -73,25 +73,17 @@ def _plain_on(model: ToyModel, max_tokens: int) -> tuple[list[int], GenerationSt
 
 
 def drafted(
-    prompt: list[int],
+    model: ToyModel | list[int],
     draft: list[int],
     max_tokens: int,
     batch: int = 8,
     cursor: DraftCursor | None = None,
     heal: str = "",
 ) -> tuple[list[int], GenerationStats, int]:
-    model = ToyModel(prompt)
-    return _drafted_on(model, draft, max_tokens, batch, cursor, heal)
-
-
-def _drafted_on(
-    model: ToyModel,
-    draft: list[int],
-    max_tokens: int,
-    batch: int = 8,
-    cursor: DraftCursor | None = None,
-    heal: str = "",
-) -> tuple[list[int], GenerationStats, int]:
+    """The drafted generation on `model`, or on the toy model of that prompt; its tokens,
+    stats and model calls."""
+    if isinstance(model, list):
+        model = ToyModel(model)
     stats = GenerationStats()
     pieces = generate_drafted(
         "toy",
@@ -194,7 +186,7 @@ def test_a_lookup_draft_from_the_prompt_gives_the_greedy_output_in_fewer_calls()
     expected, _, calls = _plain_on(ShortMemoryToy(prompt), 60)
     assert len(expected) >= 10, "the toy model ended too soon to test anything"
     cursor = DraftCursor(prompt, at=None, near=len(prompt))
-    got, _, lookup_calls = _drafted_on(ShortMemoryToy(prompt), [], 60, cursor=cursor)
+    got, _, lookup_calls = drafted(ShortMemoryToy(prompt), [], 60, cursor=cursor)
     assert got == expected
     assert lookup_calls < calls / 2
 
@@ -205,7 +197,7 @@ def test_nothing_is_proposed_before_the_healed_text_is_produced() -> None:
     # Piece texts are "<token> ", so a heal text of the first two tokens' texts holds the
     # draft back until both are produced.
     model = ToyModel(prompt)
-    got, _, _ = _drafted_on(model, expected, 40, heal=f"{expected[0]} {expected[1]} ")
+    got, _, _ = drafted(model, expected, 40, heal=f"{expected[0]} {expected[1]} ")
     assert got == expected
     assert model.batches[0] == 1 and model.batches[1] > 1
 
