@@ -43,7 +43,8 @@ BODY = 'def fibonacci(n: int) -> int:\n    """Return the n-th Fibonacci number."
 
 async def test_a_block_opener_gets_a_multi_line_body_that_parses(model_path):
     uri = "file:///tmp/tide-e2e/fib.py"
-    async with lsp_session() as client:
+    # The whole body: where the prompt is quick, answerWithinMs would hand over its start.
+    async with lsp_session(init={"answerWithinMs": 0}) as client:
         open_doc(client, uri, BODY)
         result = await inline(client, uri, 2, 4)
         assert result.items

@@ -115,7 +115,9 @@ async def test_a_partial_accept_leaves_the_rest_of_the_suggestion_exactly(
     part, model_path, tmp_path
 ):
     log = tmp_path / "tide.log"
-    async with lsp_session(args=("--log-file", str(log))) as client:
+    # The whole body: where the prompt is quick, answerWithinMs would hand over its start.
+    init = {"answerWithinMs": 0}
+    async with lsp_session(args=("--log-file", str(log)), init=init) as client:
         open_doc(client, PARTIAL_URI, BODY)
         shown = await ask(client, PARTIAL_URI, 2, 4)
         assert shown.items
