@@ -8,12 +8,15 @@ names typed, the window's start due to move) is prepared while the user pauses a
 once the engine has evaluated it. A keystroke never waits for a context change.
 """
 
+import logging
 import threading
 from dataclasses import dataclass, replace
 
 from ..config import Settings
 from ..text.documents import Snapshot
-from .generate import Plan
+from .generate import GenerationRequest, Generator, Layout, Plan
+
+log = logging.getLogger(__name__)
 
 # Lines the cursor may move from the last request's line and still be in the same place: the
 # lines a suggestion spans, or an Enter or two; a larger jump is an arrival somewhere else.
@@ -128,3 +131,22 @@ def _still_holds(head: Head, text: str, cursor: int) -> bool:
     if abs(line_of(text, cursor) - head.line) > NEAR_LINES:
         return False
     return text[head.start : head.start + len(head.fingerprint)] == head.fingerprint
+
+
+def short_arrival(
+    generator: Generator, request: GenerationRequest, layout: Layout
+) -> tuple[GenerationRequest, Layout]:
+    """The arrival's request and layout: as they are when the engine evaluates the prompt in
+    time (it holds most of it, or it is short), else the same place on a window of
+    `arrivalTokens`, with other files' snippets only if the engine holds them already."""
+    limit = request.settings.arrival_tokens
+    engine = generator.engine
+    if not limit or engine.uncached_tokens(layout.prompt) <= limit:
+        return request, layout
+    short = replace(request, budget=limit)
+    short_layout = generator.layout(short)
+    if request.plan.files and engine.uncached_tokens(short_layout.prompt) > limit:
+        short = replace(short, plan=replace(request.plan, files=()))
+        short_layout = generator.layout(short)
+    log.debug("arrival at %s: a short window first", request.snapshot.uri)
+    return short, short_layout

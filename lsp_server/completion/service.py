@@ -9,7 +9,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from ..config import Settings
 from ..context.service import ContextService
@@ -19,8 +19,8 @@ from ..runtime.inflight import InFlight
 from ..runtime.scheduler import Scheduler, Superseded, Ticket
 from ..text.documents import DocumentStore, Pos, Snapshot, snapshot_with_text
 from .edit import Edit, line_around, make_edit
-from .generate import Early, GenerationRequest, Generator, Layout, Plan
-from .head import Head, HeadPolicy, fingerprint, line_of
+from .generate import Early, GenerationRequest, Generator, Plan
+from .head import Head, HeadPolicy, fingerprint, line_of, short_arrival
 from .result import CompletionResult
 from .trigger import Trigger, decide, skip_reason
 from .type_through import AFTER_CHARS, TypeThroughCache
@@ -215,7 +215,7 @@ class CompletionService:
         )
         layout = generator.layout(request)
         if head is None and kind == "request" and not invoked:
-            request, layout = _short_arrival(generator, request, layout)
+            request, layout = short_arrival(generator, request, layout)
         if kind == "request":
             moved = head is not None and layout.window.start != head.start
             kept = head is not None and not moved
@@ -385,25 +385,6 @@ class CompletionService:
 
     def cancel(self) -> None:
         self._idle.cancel()
-
-
-def _short_arrival(
-    generator: Generator, request: GenerationRequest, layout: Layout
-) -> tuple[GenerationRequest, Layout]:
-    """The arrival's request and layout: as they are when the engine evaluates the prompt in
-    time (it holds most of it, or it is short), else the same place on a window of
-    `arrivalTokens`, with other files' snippets only if the engine holds them already."""
-    limit = request.settings.arrival_tokens
-    engine = generator.engine
-    if not limit or engine.uncached_tokens(layout.prompt) <= limit:
-        return request, layout
-    short = replace(request, budget=limit)
-    short_layout = generator.layout(short)
-    if request.plan.files and engine.uncached_tokens(short_layout.prompt) > limit:
-        short = replace(short, plan=replace(request.plan, files=()))
-        short_layout = generator.layout(short)
-    log.debug("arrival at %s: a short window first", request.snapshot.uri)
-    return short, short_layout
 
 
 def _accepted(before: Snapshot, edit: Edit) -> tuple[str, int]:
