@@ -27,6 +27,7 @@ from ..draft import DraftCursor, generate_drafted
 from ..generation import generate, room_for
 from ..reuse import common_prefix
 from ..sampling import HealingVocab, choose, log_softmax
+from .adapters import next_edit_context, set_adapter
 from .kv_sequence import KvSequence
 
 log = logging.getLogger(__name__)
@@ -82,14 +83,6 @@ def _route_native_logs(llama_cpp) -> None:
     llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
 
 
-def _set_adapter(llama_cpp, ctx, adapter, scale: float, path: Path) -> None:
-    """Put a loaded LoRA adapter on one context: it applies to what that context evaluates."""
-    adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(adapter)
-    scales = (ctypes.c_float * 1)(scale)
-    if llama_cpp.llama_set_adapters_lora(ctx.ctx, adapters, 1, scales):
-        raise RuntimeError(f"cannot set the LoRA adapter {path}")
-
-
 class LlamaCppEngine(Engine):
     name = "llama.cpp"
 
@@ -140,10 +133,10 @@ class LlamaCppEngine(Engine):
                 if lora_path:
                     # `Llama` sets its adapter only on the context it made.
                     adapter, scale = self._llm._lora_adapter, self._llm.lora_scale
-                    _set_adapter(llama_cpp, main_ctx, adapter, scale, lora_path)
-                    _set_adapter(llama_cpp, aux_ctx, adapter, scale, lora_path)
-                edit_ctx = self._next_edit_context(
-                    llama_cpp, aux_ctx, aux_params, next_edit_lora_path
+                    set_adapter(llama_cpp, main_ctx, adapter, scale, lora_path)
+                    set_adapter(llama_cpp, aux_ctx, adapter, scale, lora_path)
+                edit_ctx = next_edit_context(
+                    self._llm, llama_cpp, aux_ctx, aux_params, next_edit_lora_path
                 )
         except Exception as exc:
             raise ModelError(f"cannot load model {model_path}: {exc}") from exc
@@ -190,32 +183,6 @@ class LlamaCppEngine(Engine):
         self._main.decode(tokens[:1])
         self._main.truncate(0)
         self._vocab.build()
-
-    def _next_edit_context(self, llama_cpp, aux_ctx, params, lora_path: Path | None):
-        """The context next edits run on: the second one when no adapter is loaded at all,
-        else one of their own, with the next-edit adapter on it if there is one. An adapter
-        holds for everything its context evaluates, KV cache included, so switching adapters
-        per request on a shared context would make its cached prompts wrong."""
-        if not lora_path and not self._llm.lora_path:
-            return aux_ctx
-        ctx = llama_cpp._internals.LlamaContext(
-            model=self._llm._model, params=params, verbose=False
-        )
-        if lora_path:
-            adapter = llama_cpp.llama_adapter_lora_init(
-                self._llm._model.model, str(lora_path).encode()
-            )
-            if adapter is None:
-                ctx.close()
-                raise RuntimeError(f"cannot load the next-edit LoRA adapter {lora_path}")
-            # Freed with the model, after the contexts (closed first in `close`).
-            self._llm._stack.callback(llama_cpp.llama_adapter_lora_free, adapter)
-            try:
-                _set_adapter(llama_cpp, ctx, adapter, 1.0, lora_path)
-            except RuntimeError:
-                ctx.close()
-                raise
-        return ctx
 
     def _shifting_context(self, llama_cpp):
         """A context whose KV cache holds two sequences in one buffer, as moving cells needs;
