@@ -28,6 +28,9 @@ from .window import LineTokenCounter, Window, cursor_window, held_window
 log = logging.getLogger(__name__)
 
 SAMPLE_TEMPERATURE = 0.8  # alternatives for cycling should differ from the greedy answer
+# The mean log-probability per token a next-best line needs to be shown: on the replay's empty
+# line starts the right ones scored -0.25, the junk ("0" where a call closed) below -6.
+NEXT_BEST_LOGPROB = -1.0
 # How far past its budget a held window's prefix may grow before its start moves: half the
 # budget is a dozen lines typed in one place, and a prompt still far inside the context.
 HELD_SLACK = 0.5
@@ -157,11 +160,27 @@ class Generator:
         def edit_for(candidate: str) -> Edit | None:
             return make_edit(request.cursor, line_prefix, line_suffix, window.suffix, candidate)
 
-        samples = settings.candidates if request.invoked else 1
+        def params_for(sample: int, avoid: str = "") -> GenerationParams:
+            return GenerationParams(
+                max_tokens=settings.max_tokens,
+                temperature=0.0 if sample == 0 or avoid else SAMPLE_TEMPERATURE,
+                seed=sample,
+                heal=heal,
+                lookup=settings.prompt_lookup,
+                avoid=avoid,
+            )
+
+        attempts = [
+            params_for(sample) for sample in range(settings.candidates if request.invoked else 1)
+        ]
+        # At a line start the user waits for a suggestion; one the cuts threw away whole (it
+        # repeated the suffix's next line, or closed what the suffix still needs) gets the
+        # next-best line instead of nothing.
+        next_best = not request.invoked and not line_prefix.strip() and self.engine.avoids
         candidates: list[Candidate] = []
         first_stats = GenerationStats()
         discarded = discarded_tokens = 0
-        for sample in range(samples):
+        for sample, params in enumerate(attempts):
             stats = first_stats if sample == 0 else GenerationStats()
             cut = SyntaxCut(
                 text[: request.cursor],
@@ -173,21 +192,16 @@ class Generator:
                 document,
             )
             healed = Healed(cut, heal)
-            params = GenerationParams(
-                max_tokens=settings.max_tokens,
-                temperature=0.0 if sample == 0 else SAMPLE_TEMPERATURE,
-                seed=sample,
-                heal=heal,
-                lookup=settings.prompt_lookup,
-            )
             pieces = self.engine.stream(prompt, params, ticket.is_cancelled, stats)
             whole_lines = False
+            raw = ""
             try:
                 for fed, piece in enumerate(pieces):
+                    raw += piece if not raw.strip() else ""
                     if healed.feed(piece):
                         break
                     now = time.perf_counter()
-                    if early is not None and fed == 0 and now >= early.at:
+                    if early is not None and fed == 0 and sample == 0 and now >= early.at:
                         if request.budget is None:
                             # The prompt alone took the time: whoever still waits now would
                             # rather have the whole than its first word.
@@ -227,9 +241,16 @@ class Generator:
                 kept = self.engine.count_tokens(heal + completion) if completion else 0
                 discarded_tokens = max(stats.generated_tokens - kept, 0)
             edit = edit_for(completion)
-            if edit is not None and all(c.edit != edit for c in candidates):
-                mean = stats.logprob / max(stats.generated_tokens, 1)
+            mean = stats.logprob / max(stats.generated_tokens, 1)
+            # A next-best line the model itself doubts is a wrong suggestion, worse than none.
+            doubted = bool(params.avoid) and mean < NEXT_BEST_LOGPROB
+            if edit is not None and not doubted and all(c.edit != edit for c in candidates):
                 candidates.append(Candidate(edit, completion, mean))
+            elif next_best and sample == 0 and raw.strip():
+                # Whatever begins as it did, up to its first visible character, is shunned.
+                shunned = raw[: len(raw) - len(raw.lstrip()) + 1]
+                log.debug("%r was thrown away whole; the next-best line", raw)
+                attempts.append(params_for(1, avoid=shunned))
         ranked = rank(candidates)
         best = ranked[0] if ranked else None
         engine_ms = (time.perf_counter() - start) * 1000

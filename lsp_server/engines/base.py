@@ -30,6 +30,10 @@ class GenerationParams:
     # A next-edit rewrite: it runs under the engine's next-edit LoRA adapter (the base model
     # alone when there is none), never under the completion adapter, and the other way round.
     next_edit: bool = False
+    # Text the completion must not begin with: while it follows this text, no token that would
+    # complete it is picked (the next-best answer after one that was thrown away). Honoured
+    # where the engine says so (`Engine.avoids`), by plain greedy decoding.
+    avoid: str = ""
 
 
 @dataclass
@@ -66,6 +70,8 @@ class Engine(ABC):
     # The LoRA adapter next-edit generations run under (GenerationParams.next_edit); None for
     # none, and always None on engines that cannot keep one apart from the completion adapter.
     next_edit_adapter: Path | None = None
+    # Whether `stream` honours GenerationParams.avoid (it picks its own tokens).
+    avoids: bool = False
 
     @abstractmethod
     def count_tokens(self, text: str) -> int: ...

@@ -69,6 +69,7 @@ def read_gguf_vocab(path: Path) -> GgufVocab | None:
 
 class CTransformersEngine(Engine):
     name = "ctransformers"
+    avoids = True
 
     def __init__(
         self,
@@ -200,8 +201,8 @@ class CTransformersEngine(Engine):
         rng = np.random.default_rng(params.seed)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
-        def pick(logits: np.ndarray, rest: str) -> tuple[int, float]:
-            return choose(logits, params, rng, self._healing.mask(rest) if rest else None)
+        def pick(logits: np.ndarray, rest: str, shunned: str = "") -> tuple[int, float]:
+            return choose(logits, params, rng, self._healing.allowed(rest, shunned))
 
         def advance(token: int) -> np.ndarray:
             self._llm.eval([token], batch_size=1)

@@ -46,7 +46,7 @@ def generate(
     stats: GenerationStats,
     *,
     prefill: Callable[[], Logits | None],
-    pick: Callable[[Logits, str], tuple[int, float]],
+    pick: Callable[[Logits, str, str], tuple[int, float]],
     is_end: Callable[[int], bool],
     piece: Callable[[int], str],
     advance: Callable[[int], Logits],
@@ -54,9 +54,10 @@ def generate(
     """Yield the completion's text, one token's worth at a time.
 
     `prefill` evaluates the prompt (None when cancelled); `pick` chooses a token from logits
-    given the healed text still to produce, and returns its log-probability; `piece` is the
-    token's text as it becomes final; `advance` evaluates the chosen token. Any failure of the
-    engine's own library becomes an EngineError naming `engine`.
+    given the healed text still to produce and the rest of the text the completion must not
+    begin with (`params.avoid`, while it follows it), and returns its log-probability;
+    `piece` is the token's text as it becomes final; `advance` evaluates the chosen token.
+    Any failure of the engine's own library becomes an EngineError naming `engine`.
     """
     start = time.perf_counter()
     with engine_run(engine, stats, start):
@@ -65,9 +66,9 @@ def generate(
         if logits is None:
             stats.stop_reason = "cancelled"
             return
-        rest = params.heal
+        rest, shunned = params.heal, params.avoid
         while True:
-            token, logprob = pick(logits, rest)
+            token, logprob = pick(logits, rest, shunned)
             if is_end(token):
                 stats.stop_reason = "eos"
                 return
@@ -75,6 +76,7 @@ def generate(
             stats.logprob += logprob
             text = piece(token)
             rest = rest[len(text) :] if rest.startswith(text) else ""
+            shunned = shunned[len(text) :] if text and shunned.startswith(text) else ""
             if text:
                 yield text
             if stats.generated_tokens >= min(params.max_tokens, room - 1):

@@ -30,12 +30,15 @@ class HealingVocab:
         self._control = control
         self._pieces: list[tuple[str, int]] | None = None
         self._keys: list[str] = []
+        self._spaced = np.zeros(len(control), dtype=bool)  # tokens that begin with whitespace
 
     def build(self) -> None:
         if self._pieces is None:
             pieces = [(self._piece(t), t) for t in range(len(self._control))]
             self._pieces = sorted((p, t) for p, t in pieces if p and not self._control[t])
             self._keys = [p for p, _ in self._pieces]
+            for text, token in self._pieces:
+                self._spaced[token] = text[0].isspace()
 
     def mask(self, rest: str) -> np.ndarray:
         """Tokens whose text is a prefix of `rest` or starts with all of it."""
@@ -48,10 +51,32 @@ class HealingVocab:
             while at < len(self._keys) and self._keys[at] == head:
                 allowed[self._pieces[at][1]] = True
                 at += 1
-        first = bisect.bisect_left(self._keys, rest)
-        last = bisect.bisect_left(self._keys, rest + "\U0010ffff")
+        return allowed | self.extending(rest)
+
+    def extending(self, text: str) -> np.ndarray:
+        """Tokens whose text starts with all of `text`."""
+        self.build()
+        assert self._pieces is not None
+        found = np.zeros(len(self._control), dtype=bool)
+        first = bisect.bisect_left(self._keys, text)
+        last = bisect.bisect_left(self._keys, text + "\U0010ffff")
         for _, token in self._pieces[first:last]:
-            allowed[token] = True
+            found[token] = True
+        return found
+
+    def allowed(self, rest: str, shunned: str) -> np.ndarray | None:
+        """The tokens a pick may choose from: those that agree with `rest` (healing) and
+        none that would complete `shunned`; None for all of them.
+
+        Past the whitespace `shunned` begins with, whitespace is shunned too: the answer that
+        replaces a shunned line keeps its indentation, else it drifts into blank space.
+        """
+        allowed = self.mask(rest) if rest else None
+        if shunned:
+            banned = self.extending(shunned)
+            if not shunned[0].isspace():
+                banned |= self._spaced
+            allowed = ~banned & (True if allowed is None else allowed)
         return allowed
 
 

@@ -166,6 +166,7 @@ def _with_adapter(model: Any, adapter_dir: Path) -> Any:
 
 class TransformersEngine(Engine):
     name = "transformers"
+    avoids = True
 
     def __init__(
         self,
@@ -271,13 +272,19 @@ class TransformersEngine(Engine):
         return tokens
 
     def _choose(
-        self, logits: Any, params: GenerationParams, rng: np.random.Generator, rest: str
+        self,
+        logits: Any,
+        params: GenerationParams,
+        rng: np.random.Generator,
+        rest: str,
+        shunned: str,
     ) -> tuple[int, float]:
         torch = self._torch
         logprobs = torch.log_softmax(logits, dim=-1)  # [vocab]
         masked = logits
-        if rest:
-            allowed = torch.from_numpy(self._vocab.mask(rest)).to(logits.device)
+        mask = self._vocab.allowed(rest, shunned)
+        if mask is not None:
+            allowed = torch.from_numpy(mask).to(logits.device)
             masked = logits.masked_fill(~allowed, float("-inf"))
         if params.temperature <= 0:
             token = int(torch.argmax(masked))
@@ -309,7 +316,7 @@ class TransformersEngine(Engine):
             cancelled,
             stats,
             prefill=lambda: sequence.prefill(tokens, cancelled, stats),
-            pick=lambda logits, rest: self._choose(logits, params, rng, rest),
+            pick=lambda logits, rest, shunned: self._choose(logits, params, rng, rest, shunned),
             is_end=lambda token: bool(self._control[token]),
             piece=detokenizer.push,
             advance=lambda token: sequence.decode([token])[-1],

@@ -88,6 +88,24 @@ async def test_completion_with_text_after_the_cursor(model_path):
             compile(after, "greet.py", "exec")  # the accepted line is valid Python
 
 
+ACCOUNT = (
+    "export type Account = {\n    id: string;\n    name: string;\n    \n    email: string;\n};\n"
+)
+
+
+async def test_a_line_start_whose_first_line_repeats_the_next_gets_the_next_best(model_path):
+    # The model's first choice here is `email: string;`, the line below, which the cuts throw
+    # away: the user waiting after Enter gets the model's next-best line instead of nothing.
+    uri = "file:///tmp/tide-e2e/account.ts"
+    async with lsp_session(init={"answerWithinMs": 0}) as client:
+        open_doc(client, uri, ACCOUNT, "typescript")
+        result = await inline(client, uri, 3, 4)
+        assert len(result.items) == 1
+        line = apply_item(ACCOUNT, result.items[0]).split("\n")[3].strip()
+        assert line.endswith(": string;")
+        assert not line.startswith(("email", "id", "name"))
+
+
 async def test_completion_request_returns_one_item_with_an_exact_edit(model_path):
     async with lsp_session("neovim") as client:
         open_doc(client, URI, MATH)

@@ -23,6 +23,8 @@ class ScriptedEngine(Engine):
         self.template = template_for_family("qwen2.5-coder")
         self.n_ctx = 2048
         self.prompts: list[Prompt] = []
+        self.params: list[GenerationParams] = []
+        self.logprob = 0.0  # the model's log-probability of each word it answers
         self.started = threading.Event()  # set once a generation has begun
         self.release = threading.Event()  # a generation streams only once this is set
         self.release.set()
@@ -47,6 +49,7 @@ class ScriptedEngine(Engine):
         stats: GenerationStats,
     ) -> Iterator[str]:
         self.prompts.append(prompt)
+        self.params.append(params)
         self.started.set()
         self.release.wait(10)
         answer = self.answers.pop(0) if self.answers else ""
@@ -55,6 +58,7 @@ class ScriptedEngine(Engine):
             stats.stop_reason = "cancelled"
             return
         stats.generated_tokens = self.count_tokens(answer)
+        stats.logprob = self.logprob * stats.generated_tokens
         # Token healing: the answer re-types what the prompt was backed off by.
         pieces = re.findall(r"\S+\s*|\s+", params.heal + answer)
         for n, piece in enumerate(pieces):

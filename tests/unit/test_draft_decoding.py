@@ -64,7 +64,7 @@ def _plain_on(model: ToyModel, max_tokens: int) -> tuple[list[int], GenerationSt
         lambda: False,
         stats,
         prefill=model.prefill,
-        pick=lambda row, rest: greedy(row),
+        pick=lambda row, rest, shunned: greedy(row),
         is_end=lambda t: t == END,
         piece=lambda t: f"{t} ",
         advance=lambda t: model.advance([t])[-1],

@@ -17,10 +17,12 @@ class Script:
         self.tokens = tokens
         self.fail_at = fail_at
         self.rests: list[str] = []
+        self.shunned: list[str] = []
         self.advanced: list[int] = []
 
-    def pick(self, step: int, rest: str) -> tuple[int, float]:
+    def pick(self, step: int, rest: str, shunned: str) -> tuple[int, float]:
         self.rests.append(rest)
+        self.shunned.append(shunned)
         return self.tokens[step], -0.5
 
     def advance(self, token: int) -> int:
@@ -67,6 +69,13 @@ def test_a_token_that_leaves_the_healed_text_ends_the_constraint():
     script = Script([3, 1, END])
     run(script, GenerationParams(heal="pr"))
     assert script.rests == ["pr", "", ""]
+
+
+def test_the_shunned_beginning_shrinks_while_tokens_follow_it_and_ends_when_they_leave():
+    script = Script([1, 3, 4, END])
+    run(script, GenerationParams(avoid="print("))
+    # "pri" follows it; "(" leaves it (the shunned "nt(" was not completed), so it ends.
+    assert script.shunned == ["print(", "nt(", "", ""]
 
 
 def test_stops_at_max_tokens_without_evaluating_the_last_token():

@@ -38,3 +38,26 @@ def test_healing_mask_accepts_prefixes_of_the_word_and_tokens_that_extend_it():
     # Control tokens and empty pieces never heal anything.
     assert not vocab.mask("<|")[PIECES.index("<|end|>")]
     assert {PIECES[t] for t in np.flatnonzero(vocab.mask(" pr"))} == {" print"}
+
+
+SPACED = ["    ", "        ", "    r", "r", "re", "return", "c", " c", "<|end|>"]
+
+
+def test_shunning_bans_the_tokens_that_would_complete_the_beginning_and_nothing_else():
+    vocab = HealingVocab(lambda t: SPACED[t], np.array([p.startswith("<|") for p in SPACED]))
+    # Indentation still to follow: whitespace is fine, the shunned beginning itself is not.
+    allowed = {SPACED[t] for t in np.flatnonzero(vocab.allowed("", "    r"))}
+    assert allowed == {"    ", "        ", "r", "re", "return", "c", " c", "<|end|>"}
+
+
+def test_past_the_indentation_shunning_also_keeps_the_answer_from_drifting_into_blanks():
+    vocab = HealingVocab(lambda t: SPACED[t], np.array([p.startswith("<|") for p in SPACED]))
+    allowed = {SPACED[t] for t in np.flatnonzero(vocab.allowed("", "r"))}
+    assert allowed == {"c", "<|end|>"}
+
+
+def test_healing_and_shunning_together_allow_what_both_allow():
+    vocab = HealingVocab(lambda t: SPACED[t], np.array([p.startswith("<|") for p in SPACED]))
+    allowed = {SPACED[t] for t in np.flatnonzero(vocab.allowed("    ", "    r"))}
+    assert allowed == {"    ", "        "}
+    assert vocab.allowed("", "") is None

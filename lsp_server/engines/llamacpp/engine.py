@@ -85,6 +85,7 @@ def _route_native_logs(llama_cpp) -> None:
 
 class LlamaCppEngine(Engine):
     name = "llama.cpp"
+    avoids = True
 
     def __init__(
         self,
@@ -229,7 +230,7 @@ class LlamaCppEngine(Engine):
     def _draft_cursor(self, tokens: list[int], params: GenerationParams) -> DraftCursor | None:
         """Where a greedy generation drafts from: the text it was given, else its own prompt
         with lookup on; None for plain decoding."""
-        if params.temperature > 0:
+        if params.temperature > 0 or params.avoid:
             return None
         if params.draft:
             return DraftCursor(self.tokenize(params.draft))
@@ -258,8 +259,8 @@ class LlamaCppEngine(Engine):
         rng = np.random.default_rng(params.seed)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
-        def pick(logits: np.ndarray, rest: str) -> tuple[int, float]:
-            return choose(logits, params, rng, self._vocab.mask(rest) if rest else None)
+        def pick(logits: np.ndarray, rest: str, shunned: str = "") -> tuple[int, float]:
+            return choose(logits, params, rng, self._vocab.allowed(rest, shunned))
 
         def piece(token: int) -> str:
             return decoder.decode(self._llm.detokenize([token]))
