@@ -59,6 +59,19 @@ class GenerationReport:
 ReportFn = Callable[[GenerationReport], None]
 
 
+@dataclass(frozen=True)
+class Ready:
+    """A request answered early, before its generation ended: the rest is ready now, and a
+    request at the same place and version gets it at once."""
+
+    uri: str
+    version: int
+    position: Pos
+
+
+ReadyFn = Callable[[Ready], None]
+
+
 class CompletionService:
     """Answers completion requests; the handlers only convert LSP types around `complete`."""
 
@@ -70,6 +83,7 @@ class CompletionService:
         engine: Callable[[], Awaitable[Engine]],
         settings: Callable[[], Settings],
         report: ReportFn = lambda _r: None,
+        ready: ReadyFn = lambda _r: None,
     ) -> None:
         self._documents = documents
         self._scheduler = scheduler
@@ -77,6 +91,10 @@ class CompletionService:
         self._engine = engine
         self._settings = settings
         self._report = report
+        self._ready = ready
+        # Per document: the whole suggestion of a request answered early, for the request its
+        # Ready brings (version, cursor, result).
+        self._rest: dict[str, tuple[int, int, CompletionResult]] = {}
         self._inflight = InFlight()
         self._idle = IdleWork(scheduler)
         self.type_through = TypeThroughCache()
@@ -101,6 +119,10 @@ class CompletionService:
             log.info("no completion for %s: %s", uri, skip)
             return answer(None, skip)
         generator = await self._generator_now()
+        rest = self._rest.pop(uri, None)
+        if rest is not None and not invoked and rest[:2] == (snapshot.version, cursor):
+            self._compute_ahead(generator, snapshot, cursor, rest[2], settings)
+            return answer(rest[2])
         through = self._typed_through(generator, snapshot, cursor, invoked)
         if through is not None:
             self._compute_ahead(generator, snapshot, cursor, through, settings)
@@ -123,8 +145,13 @@ class CompletionService:
                 generator, snapshot, cursor, trigger, invoked, buffers, ticket, early=early
             )
 
+        def on_whole(rest: CompletionResult, handed: CompletionResult) -> None:
+            self._rest_ready(snapshot, cursor, position, handed, rest)
+
         try:
-            result, whole = await self._generation(uri, snapshot.text, cursor, on_worker, handed)
+            result, whole = await self._generation(
+                uri, snapshot.text, cursor, on_worker, handed, on_whole
+            )
         except Superseded as exc:
             log.info("completion for %s dropped: %s", uri, exc)
             return answer(None, f"dropped: {exc}")
@@ -139,8 +166,10 @@ class CompletionService:
         cursor: int,
         on_worker: Callable[[Ticket], CompletionResult],
         handed: "asyncio.Future[CompletionResult]",
+        on_whole: Callable[[CompletionResult, CompletionResult], None],
     ) -> tuple[CompletionResult, bool]:
-        """The generation's answer, or what it handed over early; whether it is the whole."""
+        """The generation's answer, or what it handed over early; whether it is the whole.
+        After an early answer, `on_whole` gets the whole and the early one when it ends."""
         job = self._scheduler.run(uri, on_worker)
         flight = asyncio.ensure_future(self._inflight.start(uri, text, cursor, job))
         try:
@@ -151,8 +180,30 @@ class CompletionService:
         if flight.done():
             return flight.result(), True
         # The generation goes on for the next key, which the type-through cache then serves.
-        flight.add_done_callback(_consume)
-        return handed.result(), False
+        early = handed.result()
+
+        def ended(flight: "asyncio.Future[CompletionResult]") -> None:
+            if not flight.cancelled() and flight.exception() is None:
+                on_whole(flight.result(), early)
+
+        flight.add_done_callback(ended)
+        return early, False
+
+    def _rest_ready(
+        self,
+        snapshot: Snapshot,
+        cursor: int,
+        position: Pos,
+        early: CompletionResult,
+        whole: CompletionResult,
+    ) -> None:
+        """The generation of a request answered early ended: if its suggestion grew (or was
+        cut to nothing) while the document stayed as it was, the client may ask again."""
+        current = self._documents.find(snapshot.uri)
+        if whole.text == early.text or current is None or current.version != snapshot.version:
+            return
+        self._rest[snapshot.uri] = (snapshot.version, cursor, whole)
+        self._ready(Ready(snapshot.uri, snapshot.version, position))
 
     def _early(
         self, snapshot: Snapshot, cursor: int, started: float, settings: Settings, invoked: bool
@@ -380,6 +431,7 @@ class CompletionService:
         return True
 
     def forget(self, uri: str) -> None:
+        self._rest.pop(uri, None)
         self.type_through.forget(uri)
         self._heads.forget(uri)
 
@@ -396,9 +448,3 @@ def _accepted(before: Snapshot, edit: Edit) -> tuple[str, int]:
 def _settle(future: "asyncio.Future[CompletionResult]", result: CompletionResult) -> None:
     if not future.done():
         future.set_result(result)
-
-
-def _consume(flight: "asyncio.Future[CompletionResult]") -> None:
-    # The request was answered early; a generation superseded since then has nobody to tell.
-    if not flight.cancelled():
-        flight.exception()

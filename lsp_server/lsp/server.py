@@ -13,7 +13,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
 from .. import __version__
-from ..completion.service import Answer, CompletionService, GenerationReport
+from ..completion.service import Answer, CompletionService, GenerationReport, Ready
 from ..config import Settings, apply_settings, engine_changed, log_level_number
 from ..context.service import ContextService
 from ..engines.base import Engine
@@ -31,6 +31,9 @@ from .status import StatusReporter
 log = logging.getLogger(__name__)
 
 GENERATION_NOTIFICATION = "tide/generation"
+# Sent to clients that declare `experimental.tide.inlineCompletionReady`: a suggestion shown
+# early has grown; asking again at the same place and version gets the whole at once.
+READY_NOTIFICATION = "tide/inlineCompletionReady"
 
 
 class TideServer(LanguageServer):
@@ -55,6 +58,7 @@ class TideServer(LanguageServer):
             self.slot.get,
             lambda: self.settings,
             self.report_generation,
+            self.announce_ready,
         )
         self.fixes = FixService(
             self.scheduler,
@@ -122,6 +126,19 @@ class TideServer(LanguageServer):
             "cause": report.cause,
         }
         self.protocol.notify(GENERATION_NOTIFICATION, payload)
+
+    def announce_ready(self, ready: Ready) -> None:
+        """Tell a client that asked for it that the rest of an early suggestion is ready."""
+        capabilities = self.client_capabilities
+        experimental = capabilities.experimental if capabilities else None
+        tide = experimental.get("tide") if isinstance(experimental, dict) else None
+        if not (isinstance(tide, dict) and tide.get("inlineCompletionReady") is True):
+            return
+        payload = {
+            "textDocument": {"uri": ready.uri, "version": ready.version},
+            "position": {"line": ready.position.line, "character": ready.position.character},
+        }
+        self.protocol.notify(READY_NOTIFICATION, payload)
 
     def snapshot(self, uri: str) -> Snapshot:
         try:

@@ -6,7 +6,7 @@ import pytest
 
 from lsp_server.completion.generate import Plan
 from lsp_server.completion.prompts import ContextFile, Prompt
-from lsp_server.completion.service import CompletionService
+from lsp_server.completion.service import CompletionService, Ready
 from lsp_server.config import Settings
 from lsp_server.context.service import ContextService
 from lsp_server.runtime.scheduler import Scheduler
@@ -28,7 +28,9 @@ class CountingContext(ContextService):
         return super().plan_for(*args, **kwargs)
 
 
-def service_for(engine: ScriptedEngine, **settings) -> tuple[CompletionService, DocumentStore]:
+def service_for(
+    engine: ScriptedEngine, ready=lambda _r: None, **settings
+) -> tuple[CompletionService, DocumentStore]:
     documents = DocumentStore()
     documents.open(URI, "python", 1, TEXT)
 
@@ -39,7 +41,9 @@ def service_for(engine: ScriptedEngine, **settings) -> tuple[CompletionService, 
     # turn a whole answer into a partial one.
     config = Settings(**{"precompute": False, "answer_within_ms": 0, **settings})
     context = CountingContext()
-    service = CompletionService(documents, Scheduler(), context, current, lambda: config)
+    service = CompletionService(
+        documents, Scheduler(), context, current, lambda: config, ready=ready
+    )
     return service, documents
 
 
@@ -167,6 +171,56 @@ async def test_what_is_ready_by_the_time_limit_is_shown_and_the_rest_served_next
     second = await service.complete(URI, Pos(1, 12))
     assert second.result.text == " + y if x else y"  # the whole, with no second model run
     assert len(engine.prompts) == 1
+
+
+async def early_then_ready(engine: ScriptedEngine, service, readies: list) -> str:
+    """A request answered early, then the generation let go on until its Ready comes."""
+    first = await service.complete(URI, CURSOR)
+    assert await asyncio.to_thread(engine.held.wait, 10)
+    assert readies == []  # nothing more is ready while the model still goes
+    engine.resume.set()
+    for _ in range(500):
+        if readies:
+            break
+        await asyncio.sleep(0.01)
+    return first.result.text
+
+
+async def test_an_early_answer_says_when_its_rest_is_ready_and_the_same_place_gets_it() -> None:
+    engine = ScriptedEngine(["x + y if x else y"])
+    engine.piece_s = 0.2
+    engine.hold_after = 4
+    readies = []
+    service, _ = service_for(engine, readies.append, answer_within_ms=300)
+    shown = await early_then_ready(engine, service, readies)
+    assert shown != "x + y if x else y"
+    assert readies == [Ready(URI, 1, CURSOR)]
+    again = await service.complete(URI, CURSOR)
+    assert again.result.text == "x + y if x else y"
+    assert len(engine.prompts) == 1  # served from the generation that ended, no model run
+
+
+async def test_no_ready_once_the_document_changed() -> None:
+    engine = ScriptedEngine(["x + y if x else y"])
+    engine.piece_s = 0.2
+    engine.hold_after = 4
+    readies = []
+    service, documents = service_for(engine, readies.append, answer_within_ms=300)
+    await service.complete(URI, CURSOR)
+    assert await asyncio.to_thread(engine.held.wait, 10)
+    documents.change(URI, 2, [Change("z", CURSOR, CURSOR)])
+    engine.resume.set()
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+    assert readies == []
+
+
+async def test_a_whole_answer_has_no_ready_to_announce() -> None:
+    readies = []
+    service, _ = service_for(ScriptedEngine(["x + y"]), readies.append)
+    assert (await service.complete(URI, CURSOR)).result.text == "x + y"
+    await asyncio.sleep(0.05)
+    assert readies == []
 
 
 async def test_a_prompt_that_took_the_whole_limit_is_answered_whole() -> None:

@@ -127,6 +127,35 @@ def test_typing_through_keeps_the_ghost_text(nvim_factory):
     assert _marks(nvim) == []
 
 
+READY = """
+local inline = require('tide.inline')
+local asked = {}
+inline.request = function(bufnr, kind) asked[#asked + 1] = kind end
+vim.lsp.get_client_by_id = function(id) return id == -1 and { offset_encoding = 'utf-16' } or nil end
+local bufnr = vim.api.nvim_get_current_buf()
+local version = vim.lsp.util.buf_versions[bufnr] or vim.b[bufnr].changedtick
+local here = vim.lsp.util.make_position_params(0, 'utf-16').position
+local function ready(v, character)
+  inline.on_ready({
+    textDocument = { uri = vim.uri_from_bufnr(bufnr), version = v },
+    position = { line = here.line, character = character },
+  }, -1)
+end
+ready(version - 1, here.character)  -- typed since
+ready(version, here.character + 1)  -- moved since
+ready(version, here.character)      -- still there
+inline.on_ready({ textDocument = 'junk' }, -1)
+return asked
+"""
+
+
+def test_a_ready_notice_asks_again_only_where_the_user_still_is(nvim_factory):
+    nvim = nvim_factory(MISSING)
+    _attach_fake(nvim, ["def add(a, b):", "    ret"], 2, 6)
+    # Once, automatic (2): the stale version and the moved cursor ask nothing.
+    assert nvim.exec_lua(READY) == [2]
+
+
 def test_cycle_and_dismiss(nvim_factory):
     nvim = nvim_factory(MISSING)
     _attach_fake(nvim, ["def add(a, b):", "    ret"], 2, 6)

@@ -1,8 +1,8 @@
 /**
  * Tide for VS Code: starts `tide-lsp` over stdio and wires its inline completions, quick fixes,
  * status and progress into the editor. Logic worth testing lives in the pure modules beside this
- * one (status, settings, serverCommand, serverEnv, fixes, progress); this file only glues them to
- * VS Code.
+ * one (status, settings, serverCommand, serverEnv, fixes, progress, ready); this file only glues
+ * them to VS Code.
  *
  * The team server's API key is kept in SecretStorage and given to the server only in its process
  * environment (`TIDE_API_KEY`), never in a setting, an LSP message or a log line: every line the
@@ -34,6 +34,7 @@ import {
 import { applyWithoutAsking, FixCandidate, rankTideFixes } from './fixes';
 import { NextEditController } from './nextEditView';
 import { PercentTracker } from './progress';
+import { parseReady, Place, samePlace } from './ready';
 import { expandCommand, notFoundMessage, resolveServerCommand } from './serverCommand';
 import {
   API_KEY_SECRET,
@@ -68,6 +69,7 @@ let keyInUse: string | undefined;
 /** Key changes, one at a time: each compares the stored key with `keyInUse` and restarts. */
 let keyChanges: Promise<void> = Promise.resolve();
 let nextEdits: NextEditController | undefined;
+let ready: InlineCompletionReadyFeature | undefined;
 
 /**
  * The log channel with every string (and error) that is written to it redacted of the API keys,
@@ -114,6 +116,73 @@ function setStatus(next: TideStatusParams): void {
  * notification. The languageclient's own progress feature shows it only in the status bar; this
  * feature is registered after it, so its `window/workDoneProgress/create` handler wins.
  */
+/** Where the cursor is in the active editor, as the server names the document; undefined with
+ * a selection or no editor. */
+function placeNow(lc: LanguageClient): Place | undefined {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor || !editor.selection.isEmpty) {
+    return undefined;
+  }
+  const { line, character } = editor.selection.active;
+  const uri = lc.code2ProtocolConverter.asUri(editor.document.uri);
+  return { uri, version: editor.document.version, line, character };
+}
+
+/**
+ * Declares `experimental.tide.inlineCompletionReady` and answers the notice: when the rest of a
+ * suggestion shown early is ready and the user has neither typed nor moved, VS Code asks again.
+ * Its trigger command asks as if explicitly (the server would then rank alternatives, slowly),
+ * so the request it brings is passed on as the automatic one it stands for.
+ */
+class InlineCompletionReadyFeature implements StaticFeature {
+  private refreshing: Place | undefined;
+
+  constructor(private readonly lc: LanguageClient) {}
+
+  getState(): FeatureState {
+    return { kind: 'static' };
+  }
+
+  fillClientCapabilities(capabilities: ClientCapabilities): void {
+    const experimental = (capabilities.experimental ?? {}) as Record<string, unknown>;
+    capabilities.experimental = { ...experimental, tide: { inlineCompletionReady: true } };
+  }
+
+  initialize(): void {
+    this.lc.onNotification('tide/inlineCompletionReady', (raw: unknown) => {
+      const ready = parseReady(raw);
+      if (ready && samePlace(ready, placeNow(this.lc))) {
+        this.refreshing = ready;
+        void vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+      }
+    });
+  }
+
+  /** The context to send for a request at `position`: automatic when a ready notice asked. */
+  contextFor(
+    document: vscode.TextDocument,
+    position: vscode.Position,
+    ctx: vscode.InlineCompletionContext,
+  ): vscode.InlineCompletionContext {
+    const asked = this.refreshing;
+    this.refreshing = undefined;
+    const here = {
+      uri: this.lc.code2ProtocolConverter.asUri(document.uri),
+      version: document.version,
+      line: position.line,
+      character: position.character,
+    };
+    if (asked && samePlace(asked, here)) {
+      return { ...ctx, triggerKind: vscode.InlineCompletionTriggerKind.Automatic };
+    }
+    return ctx;
+  }
+
+  clear(): void {
+    this.refreshing = undefined;
+  }
+}
+
 class NotificationProgressFeature implements StaticFeature {
   private readonly active = new Set<vscode.Disposable>();
 
@@ -257,7 +326,8 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
           return undefined;
         }
         const started = Date.now();
-        const result = await next(document, position, ctx, token);
+        const context = ready ? ready.contextFor(document, position, ctx) : ctx;
+        const result = await next(document, position, context, token);
         log.debug(`inline completion round trip ${Date.now() - started} ms${token.isCancellationRequested ? ' (cancelled)' : ''}`);
         // Ghost text at the cursor wins over a next edit on the cursor's line.
         const items = Array.isArray(result) ? result : result?.items;
@@ -285,6 +355,8 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
   };
   const lc = new LanguageClient('tide', 'Tide', serverOptions, clientOptions);
   lc.registerFeature(new NotificationProgressFeature(lc));
+  ready = new InlineCompletionReadyFeature(lc);
+  lc.registerFeature(ready);
   context.subscriptions.push(
     lc.onDidChangeState((e) => {
       if (e.newState === State.Stopped) {

@@ -350,8 +350,15 @@ function M.setup(user)
     capabilities = {
       textDocument = { inlineCompletion = { dynamicRegistration = false } },
       window = { workDoneProgress = true },
+      -- The plugin's ghost text asks again when the rest of an early suggestion is ready.
+      experimental = { tide = { inlineCompletionReady = M.ghost_mode() == 'plugin' } },
     },
-    handlers = { ['tide/status'] = on_status },
+    handlers = {
+      ['tide/status'] = on_status,
+      ['tide/inlineCompletionReady'] = function(_, params, ctx)
+        inline.on_ready(params, ctx.client_id)
+      end,
+    },
   })
 
   local group = vim.api.nvim_create_augroup('tide', { clear = true })

@@ -312,6 +312,32 @@ function M.trigger(bufnr)
   M.request(bufnr, TRIGGER_INVOKED)
 end
 
+--- The server's `tide/inlineCompletionReady`: a suggestion it answered early has grown. Asked
+--- again at once, as long as the user has neither typed nor moved since; the answer is the
+--- whole, with no model run.
+---@param params table { textDocument = { uri, version }, position = { line, character } }
+---@param client_id integer
+function M.on_ready(params, client_id)
+  if type(params) ~= 'table' or type(params.textDocument) ~= 'table' or type(params.position) ~= 'table' then
+    return
+  end
+  local bufnr = vim.api.nvim_get_current_buf()
+  local st = state(bufnr)
+  local client = vim.lsp.get_client_by_id(client_id)
+  if not st or st.client_id ~= client_id or not client or st.request_id then
+    return
+  end
+  if vim.api.nvim_get_mode().mode:sub(1, 1) ~= 'i' or vim.uri_from_bufnr(bufnr) ~= params.textDocument.uri then
+    return
+  end
+  local version = vim.lsp.util.buf_versions[bufnr] or vim.b[bufnr].changedtick
+  local here = vim.lsp.util.make_position_params(0, client.offset_encoding).position
+  if version == params.textDocument.version and here.line == params.position.line
+      and here.character == params.position.character then
+    M.request(bufnr, TRIGGER_AUTOMATIC)
+  end
+end
+
 local function schedule_request(bufnr)
   local st = state(bufnr)
   if not st or not M.opts.auto_trigger then
