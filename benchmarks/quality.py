@@ -46,7 +46,7 @@ from pathlib import Path
 from lsprotocol import types
 
 from benchmarks.programs import program_passes
-from examples.driver import ScriptedEditor
+from examples.driver import ScriptedEditor, as_dict
 from lsp_server.completion.cut import without_new_errors
 from lsp_server.completion.edit import Edit, repeats_suffix
 from lsp_server.completion.prompts import build_prompt
@@ -259,10 +259,42 @@ def naive_completion(engine, counter: LineTokenCounter, case: dict, multiline: b
     return text.split("\n\n")[0] if multiline else text.split("\n")[0]
 
 
-async def tide_completion(editor: ScriptedEditor, uri: str, case: dict) -> str:
+async def tide_completion(
+    editor: ScriptedEditor, uri: str, case: dict, reported: set[str]
+) -> tuple[str, str | None]:
+    """Tide's suggestion for the case, as a user who waits sees it; and, when it was answered
+    early, what that early answer showed. An early answer's generation goes on: when it ends
+    (its `tide/generation` report comes) the server says whether the rest is ready, and the
+    editor asks again, as Tide's clients do. A whole answer's report comes before it."""
     text = case["prefix"] + case["suffix"]
     buffer = editor.open(uri, text, case["language"])
     editor.move(uri, len(case["prefix"]))
+    shown = await _ask(editor, uri, buffer, case)
+    early = None
+    if uri not in reported:
+        early = shown
+        for _ in range(REPORT_WAIT_STEPS):
+            if uri in reported:
+                break
+            await asyncio.sleep(0.05)
+        # The notice, when there is one, is sent right after the report.
+        for _ in range(READY_GRACE_STEPS):
+            if any(_ready_for(r, uri) for r in editor.readies):
+                break
+            await asyncio.sleep(0.05)
+        if any(_ready_for(r, uri) for r in editor.readies):
+            shown = await _ask(editor, uri, buffer, case)
+    editor.close(uri)
+    return shown, early
+
+
+def _ready_for(ready: dict, uri: str) -> bool:
+    return ready.get("textDocument", {}).get("uri") == uri
+
+
+async def _ask(editor: ScriptedEditor, uri: str, buffer, case: dict) -> str:
+    """One automatic inline request; what stands between the prefix and the suffix after it."""
+    text = case["prefix"] + case["suffix"]
     result = await editor.client.text_document_inline_completion_async(
         types.InlineCompletionParams(
             text_document=types.TextDocumentIdentifier(uri=uri),
@@ -272,7 +304,6 @@ async def tide_completion(editor: ScriptedEditor, uri: str, case: dict) -> str:
             ),
         )
     )
-    editor.close(uri)
     if not result or not result.items:
         return ""
     item = result.items[0]
@@ -315,6 +346,10 @@ def passes(case: dict, completion: str) -> bool:
     return program_passes(program + f"\ncheck({task['entry_point']})\n")
 
 
+# Steps of 50 ms: up to 30 s for an early answer's generation to end, then half a second for
+# its ready notice.
+REPORT_WAIT_STEPS = 600
+READY_GRACE_STEPS = 10
 _EXTENSIONS = {"python": ".py", "typescript": ".ts", "go": ".go"}
 
 
@@ -345,11 +380,14 @@ async def run_part(
         "unlikelySeverity": "off",
         "diagnostics": False,
         "precompute": False,
+        # The reports tell an early answer from a whole one (see tide_completion).
+        "reportGenerations": True,
         **init,
     }
     if multiline:
         settings["maxLines"] = 16
     editors: dict[str, ScriptedEditor] = {}
+    reported: dict[str, set[str]] = {}  # per editor: the documents whose generation ended
     counter = LineTokenCounter(engine.count_tokens)
     try:
         for n, case in enumerate(cases, 1):
@@ -376,16 +414,19 @@ async def run_part(
                             await editors.pop(old).stop()
                     log = RESULTS / f"quality-{part}{name}-{row}.log"
                     editor = ScriptedEditor("--log-file", str(log))
+                    reported[key] = reported_uris(editor)
                     await editor.start(row_settings, root_uri=root.as_uri())
                     editors[key] = editor
                 started = time.perf_counter()
-                tide = await tide_completion(editor, uri, case)
+                tide, early = await tide_completion(editor, uri, case, reported[key])
                 record[f"{row}_s"] = round(time.perf_counter() - started, 2)
                 record[row] = {
                     **score(case, tide, multiline),
                     "text": tide,
                     "thrown_away": thrown_away(RESULTS / f"quality-{part}{name}-{row}.log", uri),
                 }
+                if early is not None:
+                    record[row]["early"] = early
             if "task" in case:
                 # A single-line task is judged on the first line of each answer, as its exact
                 # match is; a multi-line task on the whole answer.
@@ -402,6 +443,20 @@ async def run_part(
         for editor in editors.values():
             await editor.stop()
     return rows
+
+
+def reported_uris(editor: ScriptedEditor) -> set[str]:
+    """The documents whose request generations have been reported, kept up to date."""
+    uris: set[str] = set()
+
+    # A plain function: pygls marks what it registers, which a bound method refuses.
+    def on_generation(params) -> None:
+        report = as_dict(params)
+        if report.get("kind") == "request":
+            uris.add(report.get("uri"))
+
+    editor.client.feature("tide/generation")(on_generation)
+    return uris
 
 
 _THROWN_AWAY = re.compile(r"complete (\S+) v\d+: window .* (\d+) tok thrown away")

@@ -96,7 +96,7 @@ from benchmarks.replay_policy import (
 )
 from benchmarks.tune import copy_project
 from benchmarks.typing import landed, request
-from examples.driver import Buffer, ScriptedEditor
+from examples.driver import Buffer, ScriptedEditor, as_dict
 from lsp_server.tuning.files import FileLimits
 from lsp_server.tuning.files import _read as read_source  # the tuner's generated/minified test
 
@@ -124,15 +124,6 @@ class Region:
     source: Path  # the corpus file
     project: Path  # the folder a developer would open it in
     text: RegionText
-
-
-def as_dict(params: Any) -> dict:
-    """A notification's params as pygls hands them over (a namedtuple for unknown methods)."""
-    if isinstance(params, dict):
-        return params
-    if hasattr(params, "_asdict"):
-        return params._asdict()
-    return dict(vars(params))
 
 
 # --- corpus -------------------------------------------------------------------------------------
@@ -269,6 +260,7 @@ class TideSession:
         self.uri = ""
         self.origin = 0.0
         self.prefix = prefix  # request ids: unique over the run
+        self.editor.on_ready = self._ready
 
     async def start(self, root: Path) -> None:
         await self.editor.start(self.settings, root.as_uri())
@@ -301,10 +293,25 @@ class TideSession:
             self.editor.client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=last))
         return self._send(event)
 
-    def _send(self, event: int) -> str:
+    def _ready(self, ready: dict) -> None:
+        """As Tide's clients do: asked again when the rest of an early answer is ready and
+        the user has neither typed nor moved since."""
+        buffer = self.editor.buffers.get(self.uri)
+        if buffer is None or not self.requests:
+            return
+        where = ready.get("position", {})
+        if ready.get("textDocument", {}).get("version") == buffer.version and (
+            where.get("line"),
+            where.get("character"),
+        ) == (buffer.cursor.line, buffer.cursor.character):
+            self._send(self.requests[-1].event, ready=True)
+
+    def _send(self, event: int, ready: bool = False) -> str:
         buffer = self.editor.buffers[self.uri]
         snapshot = Buffer(self.uri, buffer.text, cursor=buffer.cursor)
-        fact = RequestFact(f"{self.prefix}-{event}", event, self._ms())
+        asked = sum(r.event == event for r in self.requests)
+        suffix = f"-again{asked}" if ready else ""
+        fact = RequestFact(f"{self.prefix}-{event}{suffix}", event, self._ms(), ready=ready)
         future = request(self.editor, self.uri, fact.id)
         future.add_done_callback(lambda f: landed(f, fact.id, self.arrived))
         future.add_done_callback(lambda f: self._answered(f, fact, snapshot))
@@ -337,11 +344,14 @@ class TideSession:
         return round((time.perf_counter() - self.origin) * 1000, 1)
 
     def shown(self) -> tuple[str, float] | None:
-        """The suggestion on screen now: the answer to the latest request, if it came."""
-        last = self.requests[-1].id
-        if self.answers.get(last):
-            return self.answers[last], self.arrived[last]
-        return None
+        """The suggestion on screen now, and when one first showed since the last key: the
+        latest answer to this key's requests (a ready notice's replaces the early one)."""
+        event = self.requests[-1].event
+        answered = [r.id for r in self.requests if r.event == event and r.id in self.answers]
+        if not answered or not self.answers[answered[-1]]:
+            return None
+        first = next(i for i in answered if self.answers[i])
+        return self.answers[answered[-1]], self.arrived[first]
 
     async def finish(self) -> tuple[list[RequestFact], list[RunFact], str]:
         pending = [f for f in self.futures.values() if not f.done()]

@@ -247,6 +247,9 @@ class RequestFact:
     status: str = "missing"  # answer, empty, cancelled, error, missing
     latency_ms: float | None = None
     error: str = ""
+    # Asked again, with no key since, because the server said the rest of an early answer
+    # was ready (as Tide's clients do); not a fresh suggestion of its own.
+    ready: bool = False
 
 
 @dataclass
@@ -287,6 +290,7 @@ class RegionRecord:
     line_starts_served: int = 0
     arrivals_served: int = 0  # of the line starts served, those on arriving at the region
     fresh_ms: list[float] = field(default_factory=list)
+    readies: int = 0  # requests asked again on a ready notice
     responses: dict[str, int] = field(default_factory=dict)
     runs: list[dict] = field(default_factory=list)
     generation_source: str = ""
@@ -317,8 +321,11 @@ def tally(record: RegionRecord, events: list[KeyEvent], requests: list[RequestFa
     record.accepts = dict(accepts)
     record.responses = dict(Counter(r.status for r in requests))
     record.fresh_ms = [
-        round(r.latency_ms, 1) for r in requests if r.status == "answer" and r.latency_ms
+        round(r.latency_ms, 1)
+        for r in requests
+        if r.status == "answer" and r.latency_ms and not r.ready
     ]
+    record.readies = sum(r.ready for r in requests)
 
 
 def _pct(part: float, whole: float) -> float | None:
@@ -373,6 +380,7 @@ def summarize(records: list[dict]) -> dict:
         "enter_starts_served_pct": _pct(
             served - sum(r.get("arrivals_served", 0) for r in records), starts - len(records)
         ),
+        "asked_again_on_ready": sum(r.get("readies", 0) for r in records),
         "fresh_n": len(fresh),
         "fresh_p50_ms": round(percentile(fresh, 50), 1) if fresh else None,
         "fresh_p95_ms": round(percentile(fresh, 95), 1) if fresh else None,

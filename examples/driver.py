@@ -6,11 +6,26 @@ Used by `make demo` and by the benchmarks, so both measure exactly what an edito
 import asyncio
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
+
+
+def as_dict(params: Any) -> Any:
+    """A notification's params as plain data: pygls hands over unknown methods' objects as
+    namedtuples, nested ones too."""
+    if hasattr(params, "_asdict"):
+        params = params._asdict()
+    elif not isinstance(params, (dict, list, str, int, float, bool, type(None))):
+        params = dict(vars(params))
+    if isinstance(params, dict):
+        return {key: as_dict(value) for key, value in params.items()}
+    if isinstance(params, list):
+        return [as_dict(value) for value in params]
+    return params
 
 
 @dataclass
@@ -44,6 +59,10 @@ class ScriptedEditor:
         self.buffers: dict[str, Buffer] = {}
         # Every publishDiagnostics per URI, in arrival order: (version, diagnostics).
         self.diagnostics: dict[str, list[tuple[int | None, list[types.Diagnostic]]]] = {}
+        # `tide/inlineCompletionReady` notices, as Tide's own clients get them; `on_ready`
+        # answers one as they do (asking again where the user still is).
+        self.readies: list[Any] = []
+        self.on_ready: Callable[[Any], None] | None = None
         self._server_args = server_args
 
         @self.client.feature("tide/status")
@@ -56,6 +75,13 @@ class ScriptedEditor:
                 (params.version, list(params.diagnostics))
             )
 
+        @self.client.feature("tide/inlineCompletionReady")
+        def on_ready(params: Any) -> None:
+            ready = as_dict(params)
+            self.readies.append(ready)
+            if self.on_ready is not None:
+                self.on_ready(ready)
+
         @self.client.feature(types.WINDOW_SHOW_MESSAGE)
         def on_message(params: types.ShowMessageParams) -> None:
             self.messages.append(params.message)
@@ -65,7 +91,8 @@ class ScriptedEditor:
         await self.client.initialize_async(
             types.InitializeParams(
                 capabilities=types.ClientCapabilities(
-                    general=types.GeneralClientCapabilities(position_encodings=["utf-16"])
+                    general=types.GeneralClientCapabilities(position_encodings=["utf-16"]),
+                    experimental={"tide": {"inlineCompletionReady": True}},
                 ),
                 initialization_options=init,
                 root_uri=root_uri,
