@@ -116,8 +116,9 @@ class Settings:
     max_tokens: int = _setting(128, int, _int_range(1, 1024))
     # A suggestion still being generated this long after its request is shown as far as it
     # goes (whole words), and the rest is served on the next key, from the generation that went
-    # on meanwhile: after Enter the user pauses about half a second, and a suggestion that
-    # comes later is never seen. 0 waits for the whole suggestion.
+    # on meanwhile, or when it ends to a client that takes the ready notice: after Enter the
+    # user pauses about half a second, and a suggestion that comes later is never seen. 0 waits
+    # for the whole suggestion.
     answer_within_ms: int = _setting(400, int, _int_range(0, 60000))
     # Prompt tokens an automatic request arriving at a new place may evaluate before its
     # first answer; above this many, the arrival is answered on a window of this many tokens
