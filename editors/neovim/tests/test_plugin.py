@@ -131,7 +131,9 @@ READY = """
 local inline = require('tide.inline')
 local asked = {}
 inline.request = function(bufnr, kind) asked[#asked + 1] = kind end
-vim.lsp.get_client_by_id = function(id) return id == -1 and { offset_encoding = 'utf-16' } or nil end
+vim.lsp.get_client_by_id = function(id)
+  return id == -1 and { offset_encoding = 'utf-16' } or nil
+end
 local bufnr = vim.api.nvim_get_current_buf()
 local version = vim.lsp.util.buf_versions[bufnr] or vim.b[bufnr].changedtick
 local here = vim.lsp.util.make_position_params(0, 'utf-16').position
