@@ -149,11 +149,19 @@ async def test_the_inline_handler_converts_with_the_answers_snapshot() -> None:
     assert len(answered) == 1
 
 
-async def test_what_is_ready_by_the_time_limit_is_shown_and_the_rest_served_next_key() -> None:
+def slow_past_the_limit(readies: list | None = None):
+    """A service on a slow model that passes the 300 ms limit while it generates, and stops
+    after "x + y if " until the test lets it go on; Ready notices go to `readies`."""
     engine = ScriptedEngine(["x + y if x else y"])
-    engine.piece_s = 0.2  # a slow model: the limit passes while it generates
-    engine.hold_after = 4  # and after "x + y if " it stops until the test lets it go on
-    service, documents = service_for(engine, answer_within_ms=300)
+    engine.piece_s = 0.2
+    engine.hold_after = 4
+    ready = readies.append if readies is not None else (lambda _r: None)
+    service, documents = service_for(engine, ready, answer_within_ms=300)
+    return engine, service, documents
+
+
+async def test_what_is_ready_by_the_time_limit_is_shown_and_the_rest_served_next_key() -> None:
+    engine, service, documents = slow_past_the_limit()
     first = await service.complete(URI, CURSOR)
     shown = first.result.text
     assert shown and "x + y if x else y".startswith(shown) and len(shown) < 10
@@ -187,11 +195,8 @@ async def early_then_ready(engine: ScriptedEngine, service, readies: list) -> st
 
 
 async def test_an_early_answer_says_when_its_rest_is_ready_and_the_same_place_gets_it() -> None:
-    engine = ScriptedEngine(["x + y if x else y"])
-    engine.piece_s = 0.2
-    engine.hold_after = 4
     readies = []
-    service, _ = service_for(engine, readies.append, answer_within_ms=300)
+    engine, service, _ = slow_past_the_limit(readies)
     shown = await early_then_ready(engine, service, readies)
     assert shown != "x + y if x else y"
     assert readies == [Ready(URI, 1, CURSOR)]
@@ -201,11 +206,8 @@ async def test_an_early_answer_says_when_its_rest_is_ready_and_the_same_place_ge
 
 
 async def test_no_ready_once_the_document_changed() -> None:
-    engine = ScriptedEngine(["x + y if x else y"])
-    engine.piece_s = 0.2
-    engine.hold_after = 4
     readies = []
-    service, documents = service_for(engine, readies.append, answer_within_ms=300)
+    engine, service, documents = slow_past_the_limit(readies)
     await service.complete(URI, CURSOR)
     assert await asyncio.to_thread(engine.held.wait, 10)
     documents.change(URI, 2, [Change("z", CURSOR, CURSOR)])
