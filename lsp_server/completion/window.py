@@ -195,9 +195,10 @@ def cursor_window(
         taken += 1
     first = len(before) - taken
     aligned = -(-first // align) * align
-    if first > 0 and aligned < len(before):
+    if first > 0 and aligned < len(before) and aligned - first <= taken // 2:
         # Trim to an aligned first line so small edits near the cursor do not move the start
-        # of the prompt; but never give up every line above the cursor for that.
+        # of the prompt; but never give up more than half the lines above the cursor for
+        # that: a short window (an arrival's) would keep a line or two of its budget.
         for line in before[first:aligned]:
             prefix_tokens -= count_line(line)
         first = aligned

@@ -174,9 +174,9 @@ def test_prefix_is_cut_at_whole_lines_when_it_does_not_fit():
 def test_prefix_first_line_is_aligned(align):
     text = source(400)
     starts = line_starts(text)
-    for line in range(40, 400, 13):
+    for line in range(80, 400, 13):
         cursor = starts[line] + 2
-        window = cursor_window(text, cursor, 150, words, align=align)
+        window = cursor_window(text, cursor, 300, words, align=align)
         assert window.start > 0, "the text must not fit, or there is nothing to align"
         first_line = starts.index(window.start)
         assert first_line % align == 0
@@ -187,6 +187,14 @@ def test_small_windows_keep_every_line_that_fits():
     text = "".join(f"a b c d {i}\n" for i in range(10)) + "x"
     window = cursor_window(text, len(text), 20, words, suffix_share=0.0, align=16)
     assert window.prefix.count("\n") == 3
+
+
+def test_a_short_window_gives_up_no_more_than_half_its_lines_to_alignment():
+    # 40 lines of 6 tokens and a budget of 40: six lines fit above the cursor, and the line
+    # a 16-line alignment would start at (32) leaves only the cursor's own.
+    text = "".join(f"a b c d {i}\n" for i in range(33)) + "x"
+    window = cursor_window(text, len(text), 40, words, suffix_share=0.0, align=16)
+    assert window.prefix.count("\n") == 6
 
 
 def simulate_typing(text: str, cursor: int, typed: str, align: int) -> list[Window]:
@@ -288,8 +296,8 @@ def test_other_line_endings_count_as_one_line_break(newline):
     starts = line_starts(text)
     for line in (0, 1, 50, 150, 299):
         for cursor in (starts[line], starts[line] + 3):
-            window = cursor_window(text, cursor, 150, words, align=16)
-            assert_consistent(text, cursor, 150, window)
+            window = cursor_window(text, cursor, 300, words, align=16)
+            assert_consistent(text, cursor, 300, window)
             assert window.start in starts
             if window.start:
                 assert starts.index(window.start) % 16 == 0
