@@ -260,10 +260,11 @@ def naive_completion(engine, counter: LineTokenCounter, case: dict, multiline: b
 
 
 async def tide_completion(
-    editor: ScriptedEditor, uri: str, case: dict, reported: set[str]
+    editor: ScriptedEditor, uri: str, case: dict, reported: dict[str, bool]
 ) -> tuple[str, str | None]:
     """Tide's suggestion for the case, as a user who waits sees it; and, when it was answered
-    early, what that early answer showed. An early answer's generation goes on: when it ends
+    early, what that early answer showed. An early answer's generation goes on, and an answer
+    on a short arrival window is followed by a fuller run on the whole prompt: when that ends
     (its `tide/generation` report comes) the server says whether the rest is ready, and the
     editor asks again, as Tide's clients do. A whole answer's report comes before it."""
     text = case["prefix"] + case["suffix"]
@@ -271,10 +272,10 @@ async def tide_completion(
     editor.move(uri, len(case["prefix"]))
     shown = await _ask(editor, uri, buffer, case)
     early = None
-    if uri not in reported:
+    if not reported.get(uri, False):
         early = shown
         for _ in range(REPORT_WAIT_STEPS):
-            if uri in reported:
+            if reported.get(uri, False):
                 break
             await asyncio.sleep(0.05)
         # The notice, when there is one, is sent right after the report.
@@ -387,7 +388,8 @@ async def run_part(
     if multiline:
         settings["maxLines"] = 16
     editors: dict[str, ScriptedEditor] = {}
-    reported: dict[str, set[str]] = {}  # per editor: the documents whose generation ended
+    # Per editor: whether each document's last answer is its whole (see reported_uris).
+    reported: dict[str, dict[str, bool]] = {}
     counter = LineTokenCounter(engine.count_tokens)
     try:
         for n, case in enumerate(cases, 1):
@@ -445,15 +447,17 @@ async def run_part(
     return rows
 
 
-def reported_uris(editor: ScriptedEditor) -> set[str]:
-    """The documents whose request generations have been reported, kept up to date."""
-    uris: set[str] = set()
+def reported_uris(editor: ScriptedEditor) -> dict[str, bool]:
+    """Per document whose request generation has been reported, kept up to date: whether its
+    answer is the whole (False while a fuller run on the whole prompt is to follow a short
+    arrival's)."""
+    uris: dict[str, bool] = {}
 
     # A plain function: pygls marks what it registers, which a bound method refuses.
     def on_generation(params) -> None:
         report = as_dict(params)
-        if report.get("kind") == "request":
-            uris.add(report.get("uri"))
+        if report.get("kind") in ("request", "fuller"):
+            uris[report.get("uri")] = not report.get("short", False)
 
     editor.client.feature("tide/generation")(on_generation)
     return uris

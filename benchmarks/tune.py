@@ -40,6 +40,7 @@ from benchmarks.quality import (
     keep,
     line_cases,
     passes,
+    reported_uris,
     score,
     tide_completion,
 )
@@ -61,6 +62,8 @@ SETTINGS = {
     "precompute": False,
     "unlikelySeverity": "off",
     "threads": 2,
+    # The reports tell an early answer from a whole one (see quality.tide_completion).
+    "reportGenerations": True,
 }
 
 
@@ -117,10 +120,12 @@ async def compare(workspace: Path, cache: Path, cases: list[dict], out: Path, ta
     """Each case completed by the server without and with the adapter, alternating."""
     rows = []
     editors = {}
+    reported = {}
     try:
         for row, adapter in (("base", "off"), ("adapter", "auto")):
             editor = ScriptedEditor("--log-file", str(RESULTS / f"tune-{tag}-{row}.log"))
             init = {**SETTINGS, "modelDir": str(cache), "adapter": adapter}
+            reported[row] = reported_uris(editor)
             await editor.start(init, root_uri=workspace.as_uri())
             editors[row] = editor
         for n, case in enumerate(cases, 1):
@@ -129,7 +134,7 @@ async def compare(workspace: Path, cache: Path, cases: list[dict], out: Path, ta
             path = Path(case.get("path") or workspace / f"task_{n}.py")
             for row, editor in editors.items():
                 started = time.perf_counter()
-                text = await tide_completion(editor, path.as_uri(), case)
+                text, _early = await tide_completion(editor, path.as_uri(), case, reported[row])
                 record[f"{row}_s"] = round(time.perf_counter() - started, 2)
                 record[row] = {**score(case, text, False), "text": text}
                 if "task" in case:

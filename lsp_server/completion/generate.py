@@ -285,6 +285,7 @@ class Generator:
             tuple(ranked[1:]),
             discarded,
             window_start=window.start,
+            short=request.budget is not None,
         )
 
 

@@ -24,6 +24,9 @@ class CompletionResult:
     discarded: int = 0  # characters generated and thrown away by the cut
     reason: str = ""  # why there is no suggestion, when there is none
     window_start: int = 0  # the window's first offset, which the live loop holds
+    # Computed on a short arrival window: the whole prompt is evaluated next, in the
+    # background, and a fuller answer follows (`tide/inlineCompletionReady`).
+    short: bool = False
 
 
 def rank(candidates: list[Candidate]) -> list[Candidate]:

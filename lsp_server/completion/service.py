@@ -1,5 +1,6 @@
 """One inline completion, top to bottom: gate -> type-through -> trigger -> in flight ->
-context and generation on the engine's worker -> what to compute ahead.
+context and generation on the engine's worker -> what to compute ahead (after a short
+arrival: the whole prompt, and the fuller answer it gives).
 
 The answer carries the snapshot it was computed on, so the editor's ranges are converted with
 the very text the edit was made for, whatever was typed meanwhile.
@@ -48,12 +49,15 @@ class GenerationReport:
 
     uri: str
     version: int
-    kind: str  # request, or ahead (computed as if the shown suggestion were accepted)
+    # request; fuller (the same request on its whole prompt, after a short arrival's answer);
+    # or ahead (computed as if the shown suggestion were accepted)
+    kind: str
     stats: GenerationStats
     # Why prompt tokens past the reused ones were evaluated: typing, arrival (a new place),
     # context (other files' snippets changed), window (its start moved), file (another
     # document), cursor (moved within the place).
     cause: str = ""
+    short: bool = False  # on a short arrival window: a fuller run follows
 
 
 ReportFn = Callable[[GenerationReport], None]
@@ -121,11 +125,11 @@ class CompletionService:
         generator = await self._generator_now()
         rest = self._rest.pop(uri, None)
         if rest is not None and not invoked and rest[:2] == (snapshot.version, cursor):
-            self._compute_ahead(generator, snapshot, cursor, rest[2], settings)
+            self._compute_ahead(generator, snapshot, cursor, position, rest[2], settings)
             return answer(rest[2])
         through = self._typed_through(generator, snapshot, cursor, invoked)
         if through is not None:
-            self._compute_ahead(generator, snapshot, cursor, through, settings)
+            self._compute_ahead(generator, snapshot, cursor, position, through, settings)
             return answer(through)
         trigger = decide(snapshot, cursor, invoked)
         if not trigger.complete:
@@ -135,7 +139,7 @@ class CompletionService:
             log.debug("waited for the generation in flight for %s", uri)
             through = self._typed_through(generator, snapshot, cursor, invoked)
             if through is not None:
-                self._compute_ahead(generator, snapshot, cursor, through, settings)
+                self._compute_ahead(generator, snapshot, cursor, position, through, settings)
                 return answer(through)
         buffers = self._documents.texts()
         early, handed = self._early(snapshot, cursor, started, settings, invoked)
@@ -146,6 +150,8 @@ class CompletionService:
             )
 
         def on_whole(rest: CompletionResult, handed: CompletionResult) -> None:
+            if rest.short and self._unchanged(snapshot):
+                self._compute_ahead(generator, snapshot, cursor, position, rest, settings)
             self._rest_ready(snapshot, cursor, position, handed, rest)
 
         try:
@@ -156,7 +162,7 @@ class CompletionService:
             log.info("completion for %s dropped: %s", uri, exc)
             return answer(None, f"dropped: {exc}")
         if whole:
-            self._compute_ahead(generator, snapshot, cursor, result, settings)
+            self._compute_ahead(generator, snapshot, cursor, position, result, settings)
         return answer(result)
 
     async def _generation(
@@ -197,13 +203,17 @@ class CompletionService:
         early: CompletionResult,
         whole: CompletionResult,
     ) -> None:
-        """The generation of a request answered early ended: if its suggestion grew (or was
-        cut to nothing) while the document stayed as it was, the client may ask again."""
-        current = self._documents.find(snapshot.uri)
-        if whole.text == early.text or current is None or current.version != snapshot.version:
+        """The generation of a request answered early, or the fuller run after a short
+        arrival, ended: if the suggestion grew or changed (or was cut to nothing) while the
+        document stayed as it was, the client may ask again."""
+        if whole.text == early.text or not self._unchanged(snapshot):
             return
         self._rest[snapshot.uri] = (snapshot.version, cursor, whole)
         self._ready(Ready(snapshot.uri, snapshot.version, position))
+
+    def _unchanged(self, snapshot: Snapshot) -> bool:
+        current = self._documents.find(snapshot.uri)
+        return current is not None and current.version == snapshot.version
 
     def _early(
         self, snapshot: Snapshot, cursor: int, started: float, settings: Settings, invoked: bool
@@ -260,14 +270,15 @@ class CompletionService:
             left = self._heads.left_behind(snapshot.uri, cause, invoked, settings)
             plan = left or self._plan(generator, snapshot, cursor, buffers)
             start = budget = None
-        label = "complete" if kind == "request" else "ahead of accept,"
+        label = "ahead of accept," if kind == "ahead" else "complete"
         request = GenerationRequest(
             snapshot, cursor, settings, trigger.multiline, invoked, plan, label, start, budget
         )
         layout = generator.layout(request)
         if head is None and kind == "request" and not invoked:
             request, layout = short_arrival(generator, request, layout)
-        if kind == "request":
+        shown = kind != "ahead"  # the run's answer is what the user sees
+        if shown:
             moved = head is not None and layout.window.start != head.start
             kept = head is not None and not moved
             # Held before the model runs: a run superseded while it evaluates a new place's
@@ -287,17 +298,19 @@ class CompletionService:
                 )
             )
         result = generator.generate(request, ticket, layout, early)
-        if kind == "request":
+        if shown:
             self._heads.settle(snapshot.uri, layout.window.start)
-            shown = result.text if result.edit is not None else ""
-            self.type_through.remember(snapshot.uri, snapshot.text, cursor, shown)
+            text = result.text if result.edit is not None else ""
+            self.type_through.remember(snapshot.uri, snapshot.text, cursor, text)
             if moved:
                 cause = "window"
             elif cause == "typing" and result.stats.evaluated_tokens > TYPED_TOKENS:
                 cause = "cursor"  # the head held: only the text after the cursor changed
         else:
             cause = kind
-        report = GenerationReport(snapshot.uri, snapshot.version, kind, result.stats, cause)
+        report = GenerationReport(
+            snapshot.uri, snapshot.version, kind, result.stats, cause, shown and result.short
+        )
         if self._loop is not None:
             # Runs on the worker; the report goes out from the event loop.
             self._loop.call_soon_threadsafe(self._report, report)
@@ -376,12 +389,28 @@ class CompletionService:
         generator: Generator,
         before: Snapshot,
         cursor: int,
+        position: Pos,
         shown: CompletionResult,
         settings: Settings,
     ) -> None:
         """Queue what makes the next request cheap, for when the user pauses: the suggestion
         that follows accepting `shown`, (with moveKv) exact KV cells for moved ones, and a
-        better prompt head for this place, evaluated before any request uses it."""
+        better prompt head for this place, evaluated before any request uses it.
+
+        After an answer on a short arrival window, the whole prompt comes first, at once: the
+        user has just arrived and pauses, the next key stops it within a chunk (what it
+        evaluated is kept), and the fuller answer it gives is announced as ready."""
+        if shown.short:
+
+            def fuller() -> list[Callable[[Ticket], object]]:
+                buffers = self._documents.texts()
+                return [
+                    lambda t: self._prepare_head(generator, before, cursor, buffers, t),
+                    lambda t: self._fuller(generator, before, cursor, position, shown, buffers, t),
+                ]
+
+            self._idle.after_pause(fuller, delay=0)
+            return
         ahead = (
             settings.precompute and shown.edit is not None and not self._has_ahead(before, shown)
         )
@@ -399,6 +428,33 @@ class CompletionService:
             return queued
 
         self._idle.after_pause(jobs)
+
+    def _fuller(
+        self,
+        generator: Generator,
+        snapshot: Snapshot,
+        cursor: int,
+        position: Pos,
+        shown: CompletionResult,
+        buffers: tuple[tuple[str, str], ...],
+        ticket: Ticket,
+    ) -> bool:
+        """The request `shown` answered on a short window, run again on the whole prompt the
+        engine has just evaluated; its answer is offered by a ready notice. Whether it ran."""
+        head, _cause = self._heads.held(snapshot, cursor)
+        if head is None or head.budget is not None:
+            return False  # the whole prompt was not prepared: a pause will try again
+        trigger = decide(snapshot, cursor, False)
+        if not trigger.complete:
+            return False
+        whole = self._generate(
+            generator, snapshot, cursor, trigger, False, buffers, ticket, kind="fuller"
+        )
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(
+                self._rest_ready, snapshot, cursor, position, shown, whole
+            )
+        return True
 
     def _has_ahead(self, before: Snapshot, shown: CompletionResult) -> bool:
         assert shown.edit is not None

@@ -124,6 +124,7 @@ class TideServer(LanguageServer):
             "generateMs": round(stats.generate_ms, 1),
             "stopReason": stats.stop_reason,
             "cause": report.cause,
+            "short": report.short,
         }
         self.protocol.notify(GENERATION_NOTIFICATION, payload)
 

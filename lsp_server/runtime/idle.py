@@ -24,19 +24,21 @@ class IdleWork:
         self._delay = delay
         self._task: asyncio.Task | None = None
 
-    def after_pause(self, build: Callable[[], Sequence[Job]]) -> None:
-        """Run the jobs `build` gives, in order, once the user pauses; replaces what the last
-        call queued. They are built on the event loop when the pause comes, so that what they
-        need (the cross-file context, say) costs nothing while the user types."""
+    def after_pause(self, build: Callable[[], Sequence[Job]], delay: float | None = None) -> None:
+        """Run the jobs `build` gives, in order, once the user pauses (`delay` seconds without
+        a request; the default pause unless given); replaces what the last call queued. They
+        are built on the event loop when the pause comes, so that what they need (the
+        cross-file context, say) costs nothing while the user types."""
         self.cancel()
-        self._task = asyncio.ensure_future(self._run(build))
+        wait = self._delay if delay is None else delay
+        self._task = asyncio.ensure_future(self._run(build, wait))
 
     def cancel(self) -> None:
         if self._task is not None and not self._task.done():
             self._task.cancel()
 
-    async def _run(self, build: Callable[[], Sequence[Job]]) -> None:
-        await asyncio.sleep(self._delay)
+    async def _run(self, build: Callable[[], Sequence[Job]], delay: float) -> None:
+        await asyncio.sleep(delay)
         for job in build():
             try:
                 await self._scheduler.run_background(None, job)

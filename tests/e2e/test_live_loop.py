@@ -122,3 +122,29 @@ async def test_an_arrival_in_a_long_file_answers_on_a_short_window_that_typing_k
     assert typing, "every key was typed through: the test typed nothing the model ran on"
     # Either way the head holds while the user types: the short window grows from its start.
     assert all(run.cause == "typing" and run.evaluatedTokens <= 16 for run in typing), typing
+
+
+async def test_a_short_arrival_is_followed_by_its_whole_prompt_evaluated_before_it_runs(
+    model_path, tmp_path
+):
+    text = LONG + "def report(r):\n    \n" + LONG
+    (tmp_path / "main.py").write_text(text)
+    uri = (tmp_path / "main.py").as_uri()
+    line = LONG.count("\n") + 1
+    init = {"reportGenerations": True, "precompute": False, "arrivalTokens": 128}
+    async with lsp_session(init=init, root=tmp_path) as client:
+        open_doc(client, uri, text)
+        await client.text_document_inline_completion_async(inline(uri, line, 4))
+        # The user pauses on arriving: the whole prompt is evaluated, then the request runs
+        # again on it.
+        for _ in range(2400):
+            if any(g.kind == "fuller" for g in client.tide_generations):
+                break
+            await asyncio.sleep(0.05)
+        runs = [g for g in client.tide_generations if g.kind in ("request", "fuller")]
+    assert [run.kind for run in runs] == ["request", "fuller"], runs
+    request, fuller = runs
+    assert request.short and request.promptTokens <= 128 + 24, request
+    assert not fuller.short and fuller.promptTokens > 400, fuller
+    # Evaluated while the user paused, before the fuller run: it re-evaluates almost nothing.
+    assert fuller.evaluatedTokens <= 16 and fuller.cause in ("context", "window"), fuller

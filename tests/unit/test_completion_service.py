@@ -1,6 +1,7 @@
 """The completion service's orchestration, in process, with a scripted engine."""
 
 import asyncio
+import time
 
 import pytest
 
@@ -346,3 +347,80 @@ async def test_a_short_arrival_whose_prompt_took_the_limit_shows_its_first_line_
     answer = await task
     engine.resume.set()
     assert answer.result.text == "total = 0"
+
+
+def short_arrival_service(engine: ScriptedEngine, ready, report=lambda _r: None):
+    """A long document whose arrival prompt passes a 40-token limit, and its cursor."""
+    documents = DocumentStore()
+    documents.open(URI, "python", 1, LONG + "result = \n" + LONG)
+
+    async def current() -> ScriptedEngine:
+        return engine
+
+    config = Settings(precompute=False, answer_within_ms=0, arrival_tokens=40, context_budget=400)
+    service = CompletionService(
+        documents, Scheduler(), ContextService(), current, lambda: config, report, ready
+    )
+    return service, documents, Pos(59, 9)
+
+
+async def test_a_short_arrival_is_followed_at_once_by_the_whole_prompt_and_its_fuller_answer():
+    engine = PreparingEngine(["total", "sum_of(value_59)"])
+    readies: list[Ready] = []
+    reports = []
+    service, _, cursor = short_arrival_service(engine, readies.append, reports.append)
+    first = await service.complete(URI, cursor)
+    assert first.result.text == "total" and first.result.short
+    for _ in range(200):  # no pause is waited for: the user has just arrived
+        if readies:
+            break
+        await asyncio.sleep(0.01)
+    assert readies == [Ready(URI, 1, cursor)]
+    # The whole window was evaluated first, then the request ran again on it.
+    whole = engine.prepared[0].text
+    assert "value_40 " in whole and engine.prompts[1].text == whole
+    assert [(r.kind, r.short) for r in reports] == [("request", True), ("fuller", False)]
+    again = await service.complete(URI, cursor)
+    assert again.result.text == "sum_of(value_59)"
+    assert len(engine.prompts) == 2  # the fuller answer, with no third model run
+
+
+async def test_a_fuller_answer_that_says_the_same_announces_nothing() -> None:
+    engine = PreparingEngine(["total", "total"])
+    readies: list[Ready] = []
+    reports = []
+    service, _, cursor = short_arrival_service(engine, readies.append, reports.append)
+    await service.complete(URI, cursor)
+    for _ in range(200):
+        if len(reports) == 2:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    assert [r.kind for r in reports] == ["request", "fuller"] and readies == []
+
+
+class InterruptedEngine(PreparingEngine):
+    """Evaluating the whole prompt takes until a request stops it."""
+
+    def prepare(self, prompt: Prompt, cancelled) -> bool:
+        self.prepared.append(prompt)
+        while not cancelled():
+            time.sleep(0.005)
+        return False
+
+
+async def test_the_next_key_stops_the_whole_prompt_and_types_on_the_short_head() -> None:
+    engine = InterruptedEngine(["total", "ly"])
+    readies: list[Ready] = []
+    service, documents, cursor = short_arrival_service(engine, readies.append)
+    await service.complete(URI, cursor)
+    short = engine.prompts[0].text
+    for _ in range(200):
+        if engine.prepared:
+            break
+        await asyncio.sleep(0.01)
+    assert engine.prepared  # started without waiting for a pause
+    documents.change(URI, 2, [Change("z", cursor, cursor)])
+    await service.complete(URI, Pos(59, 10))
+    assert engine.prompts[1].text.startswith(short)  # the key was answered on the short head
+    assert len(engine.prompts) == 2 and readies == []  # no fuller run for the old version
