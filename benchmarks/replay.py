@@ -105,6 +105,7 @@ CONFIGS: dict[str, dict | None] = {
     "tide-nocross": {"crossFileBudget": 0},
     "tide-lookup": {"promptLookup": True},
     "tide-short": {"arrivalTokens": 128},
+    "tide-short-nocross": {"arrivalTokens": 128, "crossFileBudget": 0},
     "llama-vim": None,  # not Tide: llama-server's /infill
 }
 READY_S = 180  # model load and workspace indexing, before the clock starts
