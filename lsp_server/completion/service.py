@@ -400,19 +400,12 @@ class CompletionService:
         After an answer on a short arrival window, the whole prompt comes first, at once: the
         user has just arrived and pauses, the next key stops it within a chunk (what it
         evaluated is kept), and the fuller answer it gives is announced as ready."""
-        if shown.short:
-
-            def fuller() -> list[Callable[[Ticket], object]]:
-                buffers = self._documents.texts()
-                return [
-                    lambda t: self._prepare_head(generator, before, cursor, buffers, t),
-                    lambda t: self._fuller(generator, before, cursor, position, shown, buffers, t),
-                ]
-
-            self._idle.after_pause(fuller, delay=0)
-            return
+        short = shown.short
         ahead = (
-            settings.precompute and shown.edit is not None and not self._has_ahead(before, shown)
+            not short
+            and settings.precompute
+            and shown.edit is not None
+            and not self._has_ahead(before, shown)
         )
 
         def jobs() -> list[Callable[[Ticket], object]]:
@@ -420,14 +413,18 @@ class CompletionService:
             buffers = self._documents.texts()
             if ahead:
                 queued.append(lambda t: self._ahead(generator, before, shown, buffers, t))
-            if settings.move_kv:
+            if settings.move_kv and not short:
                 queued.append(lambda t: generator.engine.refresh(t.is_cancelled))
-            # Last: it replaces the prompt the engine holds (saved first, so a request that
-            # still wants it gets it back by a restore).
+            # It replaces the prompt the engine holds (saved first, so a request that still
+            # wants it gets it back by a restore): last, but for the run that needs it.
             queued.append(lambda t: self._prepare_head(generator, before, cursor, buffers, t))
+            if short:
+                queued.append(
+                    lambda t: self._fuller(generator, before, cursor, position, shown, buffers, t)
+                )
             return queued
 
-        self._idle.after_pause(jobs)
+        self._idle.after_pause(jobs, delay=0 if short else None)
 
     def _fuller(
         self,
