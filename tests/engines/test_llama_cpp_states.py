@@ -15,6 +15,7 @@ from lsp_server.engines.llamacpp.kv_sequence import (
     MAX_SAVED_BYTES,
     MAX_SAVED_STATES,
     MAX_SHIFT_DRIFT,
+    MIN_SAVED_TOKENS,
 )
 
 pytestmark = pytest.mark.model
@@ -60,6 +61,18 @@ def test_switching_back_to_a_file_restores_its_prompt(engine: LlamaCppEngine) ->
     # Only the last prompt token is re-run, for fresh logits; the answer is the same.
     assert warm.evaluated_tokens == 1
     assert warm.reused_tokens == warm.prompt_tokens - 1
+    assert again == text
+
+
+def test_a_short_prompt_displaced_by_a_preparation_is_restored(engine: LlamaCppEngine) -> None:
+    # A short arrival's window, then the whole prompt prepared in the pause; the next key
+    # wants the short window back.
+    short = prompt_of(engine, "runtime/idle.py", chars=400)
+    text, cold = complete(engine, short)
+    assert MIN_SAVED_TOKENS <= cold.prompt_tokens < 128
+    assert engine.prepare(prompt_of(engine, "config.py"), lambda: False)
+    again, warm = complete(engine, short)
+    assert warm.evaluated_tokens == 1
     assert again == text
 
 

@@ -43,7 +43,13 @@ class Aborted(Exception):
 # them instead of re-evaluating the whole prompt.
 MAX_SAVED_STATES = 4
 MAX_SAVED_BYTES = 64 * 2**20
-MIN_SAVED_TOKENS = 128  # a shorter prompt costs less to re-evaluate than to keep
+# A shorter prompt costs less to re-evaluate than to keep. Kept above it: a short arrival's
+# window (arrivalTokens, about 128) that the whole prompt's preparation displaces, which the
+# next key wants back; re-evaluating 110 tokens takes 0.5-1 s on two cores, a restore
+# milliseconds.
+MIN_SAVED_TOKENS = 32
+# Below this much to gain or lose, a prompt change is typing: nothing is saved or restored.
+SWITCH_TOKENS = 64
 
 # Moving fewer cells than this saves less than it costs in bookkeeping and drift.
 MIN_SHIFT_TOKENS = 32
@@ -139,11 +145,11 @@ class KvSequence:
         keep = self.common_prefix(tokens)
         gain_room, loss = len(tokens) - keep, len(self.tokens) - keep
         # While typing, the prompt only grows by a few tokens: nothing to save or restore.
-        if not self._keep_states or (gain_room < MIN_SAVED_TOKENS // 2 and loss < MIN_SAVED_TOKENS):
+        if not self._keep_states or (gain_room < SWITCH_TOKENS and loss < 2 * SWITCH_TOKENS):
             return keep
         best = max(self._saved, key=lambda s: common_prefix(s.tokens, tokens), default=None)
         gain = common_prefix(best.tokens, tokens) - keep if best is not None else 0
-        if best is not None and gain >= MIN_SAVED_TOKENS // 2:
+        if best is not None and gain >= SWITCH_TOKENS:
             # Taken out first: saving the current prompt may evict the oldest, which it can be.
             self._saved.remove(best)
             self._save()
@@ -151,7 +157,7 @@ class KvSequence:
                 log.debug("restored a saved prompt of %d tokens", len(self.tokens))
                 return self.common_prefix(tokens)
             return 0
-        if loss >= MIN_SAVED_TOKENS and keep < len(self.tokens) // 2:
+        if loss >= 2 * SWITCH_TOKENS and keep < len(self.tokens) // 2:
             self._save()
         return keep
 
