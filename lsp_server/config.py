@@ -118,7 +118,8 @@ class Settings:
     # goes (whole words), and the rest is served on the next key, from the generation that went
     # on meanwhile, or when it ends to a client that takes the ready notice: after Enter the
     # user pauses about half a second, and a suggestion that comes later is never seen. 0 waits
-    # for the whole suggestion.
+    # for the whole suggestion. An arrival on a short window (below) shows its first line, or
+    # at twice this limit as far as it goes: users pause about a second on arriving.
     answer_within_ms: int = _setting(400, int, _int_range(0, 60000))
     # Prompt tokens an automatic request arriving at a new place may evaluate before its
     # first answer; above this many, the arrival is answered on a window of this many tokens

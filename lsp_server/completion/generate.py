@@ -43,10 +43,12 @@ _OPEN_WORD = re.compile(r"\w+$")
 class Early:
     """A request that takes what is ready at `at` (time.perf_counter()) rather than wait for
     the whole suggestion, when generating it is what takes the time; `give` hands it over,
-    once, from the worker."""
+    once, from the worker. An arrival on a short window takes whole lines until `words_at`,
+    then whole words: by then its user has paused as long as users pause on arriving."""
 
     at: float
     give: Callable[["CompletionResult"], None]
+    words_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -211,7 +213,8 @@ class Generator:
                             # line, and the rest from the generation on the next key.
                             whole_lines = True
                     if early is not None and sample == 0 and now >= early.at:
-                        partial = partial_suggestion(healed.text, line_suffix, whole_lines)
+                        lines = whole_lines and now < early.words_at
+                        partial = partial_suggestion(healed.text, line_suffix, lines)
                         if partial:
                             engine_ms = (time.perf_counter() - start) * 1000
                             early.give(

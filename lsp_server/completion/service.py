@@ -231,7 +231,8 @@ class CompletionService:
             self.type_through.remember(snapshot.uri, snapshot.text, cursor, result.text)
             loop.call_soon_threadsafe(_settle, future, result)
 
-        return Early(started + settings.answer_within_ms / 1000, give), future
+        limit = settings.answer_within_ms / 1000
+        return Early(started + limit, give, words_at=started + 2 * limit), future
 
     async def _generator_now(self) -> Generator:
         engine = await self._engine()

@@ -327,10 +327,9 @@ async def test_an_arrival_within_its_token_limit_gets_the_whole_prompt() -> None
     assert "def add(x, y):" in engine.prompts[0].text
 
 
-async def test_a_short_arrival_whose_prompt_took_the_limit_shows_its_first_line_at_once():
-    engine = ScriptedEngine(["total = 0\n    for n in values:\n        total += n"])
-    engine.piece_s = 0.05
-    engine.hold_after = 5  # the block's second line waits until the test lets it go on
+async def arrive_on_a_short_window(engine: ScriptedEngine, prompt_s: float):
+    """A short arrival at a block's first line, with a 200 ms limit, whose prompt takes
+    `prompt_s`; its answer."""
     engine.release.clear()
     documents = DocumentStore()
     documents.open(URI, "python", 1, LONG + "def report(values):\n    \n" + LONG)
@@ -338,15 +337,30 @@ async def test_a_short_arrival_whose_prompt_took_the_limit_shows_its_first_line_
     async def current() -> ScriptedEngine:
         return engine
 
-    config = Settings(precompute=False, answer_within_ms=50, arrival_tokens=40, context_budget=400)
+    config = Settings(precompute=False, answer_within_ms=200, arrival_tokens=40, context_budget=400)
     service = CompletionService(documents, Scheduler(), ContextService(), current, lambda: config)
     task = asyncio.ensure_future(service.complete(URI, Pos(60, 4)))
     await asyncio.to_thread(engine.started.wait, 10)
-    await asyncio.sleep(0.1)  # the prompt takes past the limit
+    await asyncio.sleep(prompt_s)
     engine.release.set()
     answer = await task
     engine.resume.set()
+    return answer
+
+
+async def test_a_short_arrival_whose_prompt_took_the_limit_shows_its_first_line_at_once():
+    engine = ScriptedEngine(["total = 0\n    for n in values:\n        total += n"])
+    engine.piece_s = 0.01
+    engine.hold_after = 5  # the block's second line waits until the test lets it go on
+    answer = await arrive_on_a_short_window(engine, prompt_s=0.25)  # past the limit
     assert answer.result.text == "total = 0"
+
+
+async def test_a_short_arrival_still_on_its_first_line_at_twice_the_limit_shows_whole_words():
+    engine = ScriptedEngine(["total = compute(values, step)"])
+    engine.hold_after = 3  # the first line waits, unfinished, until the test lets it go on
+    answer = await arrive_on_a_short_window(engine, prompt_s=0.45)  # past twice the limit
+    assert answer.result.text == "total ="
 
 
 def short_arrival_service(engine: ScriptedEngine, ready, report=lambda _r: None):
