@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from ..config import Settings
 from ..engines.base import Engine, GenerationParams, GenerationStats
-from ..runtime.inflight import Progress
 from ..runtime.scheduler import Superseded, Ticket
 from ..text.documents import Snapshot
 from ..text.languages import parser_for
@@ -141,11 +140,9 @@ class Generator:
         ticket: Ticket,
         layout: Layout | None = None,
         early: Early | None = None,
-        progress: Progress | None = None,
     ) -> CompletionResult:
         """The ranked completions for `request`, on `layout` when it was made already; with
-        `early`, what is ready by its time is handed over while generation goes on; with
-        `progress`, the best candidate's text so far is kept there as it streams."""
+        `early`, what is ready by its time is handed over while generation goes on."""
         start = time.perf_counter()
         settings, snapshot = request.settings, request.snapshot
         text = snapshot.text
@@ -205,8 +202,6 @@ class Generator:
                     raw += piece if not raw.strip() else ""
                     if healed.feed(piece):
                         break
-                    if progress is not None and sample == 0:
-                        progress.text = healed.text
                     now = time.perf_counter()
                     if early is not None and fed == 0 and sample == 0 and now >= early.at:
                         if request.budget is None:

@@ -16,7 +16,7 @@ from ..config import Settings
 from ..context.service import ContextService
 from ..engines.base import Engine, GenerationStats
 from ..runtime.idle import IdleWork
-from ..runtime.inflight import InFlight, Progress
+from ..runtime.inflight import InFlight
 from ..runtime.scheduler import Scheduler, Superseded, Ticket
 from ..text.documents import DocumentStore, Pos, Snapshot, snapshot_with_text
 from .edit import Edit, line_around, make_edit
@@ -143,19 +143,10 @@ class CompletionService:
                 return answer(through)
         buffers = self._documents.texts()
         early, handed = self._early(snapshot, cursor, started, settings, invoked)
-        progress = Progress()
 
         def on_worker(ticket: Ticket) -> CompletionResult:
             return self._generate(
-                generator,
-                snapshot,
-                cursor,
-                trigger,
-                invoked,
-                buffers,
-                ticket,
-                early=early,
-                progress=progress,
+                generator, snapshot, cursor, trigger, invoked, buffers, ticket, early=early
             )
 
         def on_whole(rest: CompletionResult, handed: CompletionResult) -> None:
@@ -165,7 +156,7 @@ class CompletionService:
 
         try:
             result, whole = await self._generation(
-                uri, snapshot.text, cursor, on_worker, handed, on_whole, progress
+                uri, snapshot.text, cursor, on_worker, handed, on_whole
             )
         except Superseded as exc:
             log.info("completion for %s dropped: %s", uri, exc)
@@ -182,12 +173,11 @@ class CompletionService:
         on_worker: Callable[[Ticket], CompletionResult],
         handed: "asyncio.Future[CompletionResult]",
         on_whole: Callable[[CompletionResult, CompletionResult], None],
-        progress: Progress,
     ) -> tuple[CompletionResult, bool]:
         """The generation's answer, or what it handed over early; whether it is the whole.
         After an early answer, `on_whole` gets the whole and the early one when it ends."""
         job = self._scheduler.run(uri, on_worker)
-        flight = asyncio.ensure_future(self._inflight.start(uri, text, cursor, job, progress))
+        flight = asyncio.ensure_future(self._inflight.start(uri, text, cursor, job))
         try:
             await asyncio.wait({flight, handed}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
@@ -264,7 +254,6 @@ class CompletionService:
         ticket: Ticket,
         kind: str = "request",
         early: Early | None = None,
-        progress: Progress | None = None,
     ) -> CompletionResult:
         """Context and generation, on the worker: the engine counts the context's tokens.
 
@@ -309,7 +298,7 @@ class CompletionService:
                     budget=request.budget,
                 )
             )
-        result = generator.generate(request, ticket, layout, early, progress)
+        result = generator.generate(request, ticket, layout, early)
         if shown:
             self._heads.settle(snapshot.uri, layout.window.start)
             text = result.text if result.edit is not None else ""

@@ -182,22 +182,6 @@ async def test_what_is_ready_by_the_time_limit_is_shown_and_the_rest_served_next
     assert len(engine.prompts) == 1
 
 
-async def test_a_key_that_differs_from_the_generation_so_far_replaces_it() -> None:
-    engine = ScriptedEngine(["x - y if y else x", " y"])
-    engine.hold_after = 3  # "x - " streamed, the rest waits
-    service, documents = service_for(engine)
-    first = asyncio.ensure_future(service.complete(URI, CURSOR))
-    assert await asyncio.to_thread(engine.held.wait, 10)
-    documents.change(URI, 2, [Change("x *", CURSOR, CURSOR)])
-    second = asyncio.ensure_future(service.complete(URI, Pos(1, 14)))
-    # Not waited for: the first is dropped at once, before its generation goes on.
-    dropped = await asyncio.wait_for(first, 5)
-    assert dropped.result is None and "superseded" in dropped.reason
-    engine.resume.set()
-    answer = await asyncio.wait_for(second, 10)
-    assert answer.result.text == " y" and len(engine.prompts) == 2
-
-
 async def early_then_ready(engine: ScriptedEngine, service, readies: list) -> str:
     """A request answered early, then the generation let go on until its Ready comes."""
     first = await service.complete(URI, CURSOR)
