@@ -387,6 +387,8 @@ def summarize(records: list[dict]) -> dict:
         "responses": dict(sorted(responses.items())),
         "errors": responses.get("error", 0) + responses.get("missing", 0),
         "model_runs": len(runs),
+        # Cut short by a key (reported since the tenth run): their work was thrown away.
+        "cancelled_runs": sum(run.get("stop_reason") == "cancelled" for run in runs),
         "unreported_runs": sum(r.get("unreported_runs", 0) for r in records),
         "evaluated_histogram": histogram([run["evaluated_tokens"] for run in runs]),
         "typing_runs": len(typing),

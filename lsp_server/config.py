@@ -167,8 +167,9 @@ class Settings:
     # Off by default: nothing of the user's is ever executed unless they turn this on.
     run_tests: bool = _setting(False, bool)
     test_timeout: int = _setting(20, int, _int_range(1, 600))  # seconds per test run
-    # Send a `tide/generation` notification with each model run's prompt reuse and timings,
-    # for benchmarks and status views; off, so that clients that do not read it get nothing.
+    # Send a `tide/generation` notification with each model run's prompt reuse and timings
+    # (runs cut short by a key too), for benchmarks and status views; off, so that clients
+    # that do not read it get nothing.
     report_generations: bool = _setting(False, bool)
 
 

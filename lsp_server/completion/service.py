@@ -16,11 +16,11 @@ from ..config import Settings
 from ..context.service import ContextService
 from ..engines.base import Engine, GenerationStats
 from ..runtime.idle import IdleWork
-from ..runtime.inflight import InFlight
+from ..runtime.inflight import InFlight, Progress
 from ..runtime.scheduler import Scheduler, Superseded, Ticket
 from ..text.documents import DocumentStore, Pos, Snapshot, snapshot_with_text
 from .edit import Edit, line_around, make_edit
-from .generate import Early, GenerationRequest, Generator, Plan
+from .generate import CutShort, Early, GenerationRequest, Generator, Plan
 from .head import Head, HeadPolicy, fingerprint, line_of, short_arrival
 from .result import CompletionResult
 from .trigger import Trigger, decide, skip_reason
@@ -143,10 +143,19 @@ class CompletionService:
                 return answer(through)
         buffers = self._documents.texts()
         early, handed = self._early(snapshot, cursor, started, settings, invoked)
+        progress = Progress()
 
         def on_worker(ticket: Ticket) -> CompletionResult:
             return self._generate(
-                generator, snapshot, cursor, trigger, invoked, buffers, ticket, early=early
+                generator,
+                snapshot,
+                cursor,
+                trigger,
+                invoked,
+                buffers,
+                ticket,
+                early=early,
+                progress=progress,
             )
 
         def on_whole(rest: CompletionResult, handed: CompletionResult) -> None:
@@ -156,7 +165,7 @@ class CompletionService:
 
         try:
             result, whole = await self._generation(
-                uri, snapshot.text, cursor, on_worker, handed, on_whole
+                uri, snapshot.text, cursor, on_worker, handed, on_whole, progress
             )
         except Superseded as exc:
             log.info("completion for %s dropped: %s", uri, exc)
@@ -173,11 +182,12 @@ class CompletionService:
         on_worker: Callable[[Ticket], CompletionResult],
         handed: "asyncio.Future[CompletionResult]",
         on_whole: Callable[[CompletionResult, CompletionResult], None],
+        progress: Progress,
     ) -> tuple[CompletionResult, bool]:
         """The generation's answer, or what it handed over early; whether it is the whole.
         After an early answer, `on_whole` gets the whole and the early one when it ends."""
         job = self._scheduler.run(uri, on_worker)
-        flight = asyncio.ensure_future(self._inflight.start(uri, text, cursor, job))
+        flight = asyncio.ensure_future(self._inflight.start(uri, text, cursor, job, progress))
         try:
             await asyncio.wait({flight, handed}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
@@ -254,6 +264,7 @@ class CompletionService:
         ticket: Ticket,
         kind: str = "request",
         early: Early | None = None,
+        progress: Progress | None = None,
     ) -> CompletionResult:
         """Context and generation, on the worker: the engine counts the context's tokens.
 
@@ -279,8 +290,8 @@ class CompletionService:
         if head is None and kind == "request" and not invoked:
             request, layout = short_arrival(generator, request, layout)
         shown = kind != "ahead"  # the run's answer is what the user sees
+        moved = shown and head is not None and layout.window.start != head.start
         if shown:
-            moved = head is not None and layout.window.start != head.start
             kept = head is not None and not moved
             # Held before the model runs: a run superseded while it evaluates a new place's
             # prompt leaves the head, and the prompt's evaluated part, to the next request.
@@ -298,23 +309,25 @@ class CompletionService:
                     budget=request.budget,
                 )
             )
-        result = generator.generate(request, ticket, layout, early)
+
+        def report(stats: GenerationStats) -> None:
+            why = _cause(cause, stats, head, moved) if shown else kind
+            short = shown and request.budget is not None
+            done = GenerationReport(snapshot.uri, snapshot.version, kind, stats, why, short)
+            if self._loop is not None:
+                # Runs on the worker; the report goes out from the event loop.
+                self._loop.call_soon_threadsafe(self._report, done)
+
+        try:
+            result = generator.generate(request, ticket, layout, early, progress)
+        except CutShort as cut:
+            report(cut.stats)  # what the keystroke that cut it threw away
+            raise
         if shown:
             self._heads.settle(snapshot.uri, layout.window.start)
             text = result.text if result.edit is not None else ""
             self.type_through.remember(snapshot.uri, snapshot.text, cursor, text)
-            if moved:
-                cause = "window"
-            elif cause == "typing" and result.stats.evaluated_tokens > TYPED_TOKENS:
-                cause = "cursor"  # the head held: only the text after the cursor changed
-        else:
-            cause = kind
-        report = GenerationReport(
-            snapshot.uri, snapshot.version, kind, result.stats, cause, shown and result.short
-        )
-        if self._loop is not None:
-            # Runs on the worker; the report goes out from the event loop.
-            self._loop.call_soon_threadsafe(self._report, report)
+        report(result.stats)
         return result
 
     def _plan(
@@ -491,6 +504,20 @@ class CompletionService:
 
     def cancel(self) -> None:
         self._idle.cancel()
+
+
+def _cause(cause: str, stats: GenerationStats, head: Head | None, moved: bool) -> str:
+    """Why a shown run evaluated prompt tokens past the reused ones (see GenerationReport),
+    from what `HeadPolicy.held` said before it ran and what it then evaluated."""
+    if moved:
+        return "window"
+    small = stats.evaluated_tokens <= TYPED_TOKENS
+    if cause == "typing" and not small:
+        return "cursor"  # the head held: only the text after the cursor changed
+    if head is not None and not head.settled and small:
+        # The run before, on the same head, was cut short after paying for getting here.
+        return "typing"
+    return cause
 
 
 def _accepted(before: Snapshot, edit: Edit) -> tuple[str, int]:

@@ -30,7 +30,7 @@ class CountingContext(ContextService):
 
 
 def service_for(
-    engine: ScriptedEngine, ready=lambda _r: None, **settings
+    engine: ScriptedEngine, ready=lambda _r: None, report=lambda _r: None, **settings
 ) -> tuple[CompletionService, DocumentStore]:
     documents = DocumentStore()
     documents.open(URI, "python", 1, TEXT)
@@ -43,7 +43,7 @@ def service_for(
     config = Settings(**{"precompute": False, "answer_within_ms": 0, **settings})
     context = CountingContext()
     service = CompletionService(
-        documents, Scheduler(), context, current, lambda: config, ready=ready
+        documents, Scheduler(), context, current, lambda: config, report, ready
     )
     return service, documents
 
@@ -180,6 +180,28 @@ async def test_what_is_ready_by_the_time_limit_is_shown_and_the_rest_served_next
     second = await service.complete(URI, Pos(1, 12))
     assert second.result.text == " + y if x else y"  # the whole, with no second model run
     assert len(engine.prompts) == 1
+
+
+async def test_a_key_that_differs_from_the_generation_so_far_replaces_it() -> None:
+    engine = ScriptedEngine(["x - y if y else x", " y"])
+    engine.hold_after = 3  # "x - " streamed, the rest waits
+    reports = []
+    service, documents = service_for(engine, report=reports.append)
+    first = asyncio.ensure_future(service.complete(URI, CURSOR))
+    assert await asyncio.to_thread(engine.held.wait, 10)
+    documents.change(URI, 2, [Change("x *", CURSOR, CURSOR)])
+    second = asyncio.ensure_future(service.complete(URI, Pos(1, 14)))
+    # Not waited for: the first is dropped at once, before its generation goes on.
+    dropped = await asyncio.wait_for(first, 5)
+    assert dropped.result is None and "superseded" in dropped.reason
+    engine.resume.set()
+    answer = await asyncio.wait_for(second, 10)
+    assert answer.result.text == " y" and len(engine.prompts) == 2
+    await asyncio.sleep(0)  # the reports go out from the event loop
+    # The run cut short is reported too, as the arrival it was; the one that replaced it
+    # found the place's head and only typed text to evaluate.
+    runs = [(r.stats.stop_reason, r.cause) for r in reports]
+    assert runs == [("cancelled", "arrival"), ("eos", "typing")]
 
 
 async def early_then_ready(engine: ScriptedEngine, service, readies: list) -> str:

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from lsp_server.runtime.inflight import InFlight
+from lsp_server.runtime.inflight import InFlight, Progress
 from lsp_server.runtime.scheduler import Superseded
 
 from .tasks import SAFETY, settled
@@ -69,6 +69,27 @@ async def test_other_edits_do_not_join(text: str, cursor: int) -> None:
     assert not flights.joinable("u", text, cursor)
     assert not flights.joinable("other", *typed(" *"))
     assert await flights.wait_for("u", text, cursor) is False
+    job.release.set()
+    await first
+
+
+@pytest.mark.parametrize(
+    "so_far, joins",
+    [
+        ("", True),  # nothing produced yet
+        (" ", True),  # less than was typed, and the same
+        (" * h", True),  # more than was typed, beginning with it
+        (" + h", False),  # already a different suggestion: it cannot be the answer
+    ],
+)
+async def test_a_request_joins_only_a_generation_that_agrees_with_the_keys_so_far(
+    so_far: str, joins: bool
+) -> None:
+    flights, job, progress = InFlight(), Job(), Progress()
+    first = asyncio.ensure_future(flights.start("u", TEXT, CURSOR, job(), progress))
+    await asyncio.sleep(0)
+    progress.text = so_far
+    assert flights.joinable("u", *typed(" *")) is joins
     job.release.set()
     await first
 
