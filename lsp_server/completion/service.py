@@ -1,6 +1,7 @@
 """One inline completion, top to bottom: gate -> type-through -> trigger -> in flight ->
-context and generation on the engine's worker -> what to compute ahead (after a short
-arrival: the whole prompt, and the fuller answer it gives).
+context and generation on the engine's worker -> what to compute in the next pause
+(`background.PauseWork`: ahead of an accept, a better prompt head, and after a short arrival
+the whole prompt and the fuller answer it gives).
 
 The answer carries the snapshot it was computed on, so the editor's ranges are converted with
 the very text the edit was made for, whatever was typed meanwhile.
@@ -15,11 +16,11 @@ from dataclasses import dataclass
 from ..config import Settings
 from ..context.service import ContextService
 from ..engines.base import Engine, GenerationStats
-from ..runtime.idle import IdleWork
 from ..runtime.inflight import InFlight, Progress
 from ..runtime.scheduler import Scheduler, Superseded, Ticket
-from ..text.documents import DocumentStore, Pos, Snapshot, snapshot_with_text
-from .edit import Edit, line_around, make_edit
+from ..text.documents import DocumentStore, Pos, Snapshot
+from .background import Buffers, PauseWork
+from .edit import line_around, make_edit
 from .generate import CutShort, Early, GenerationRequest, Generator, Plan
 from .head import Head, HeadPolicy, fingerprint, line_of, short_arrival
 from .result import CompletionResult
@@ -100,16 +101,25 @@ class CompletionService:
         # Ready brings (version, cursor, result).
         self._rest: dict[str, tuple[int, int, CompletionResult]] = {}
         self._inflight = InFlight()
-        self._idle = IdleWork(scheduler)
         self.type_through = TypeThroughCache()
         self._heads = HeadPolicy()
+        self._pause = PauseWork(
+            scheduler,
+            documents,
+            self._heads,
+            self.type_through,
+            settings,
+            self._generate,
+            self._plan,
+            self._rest_ready,
+        )
         self._loop: asyncio.AbstractEventLoop | None = None  # where reports are delivered
         self._generator: Generator | None = None
 
     async def complete(self, uri: str, position: Pos, invoked: bool = False) -> Answer:
         started = time.perf_counter()
         self._loop = asyncio.get_running_loop()
-        self._idle.cancel()  # a request means the user is not pausing
+        self._pause.cancel()  # a request means the user is not pausing
         snapshot = self._documents.get(uri)
         cursor = snapshot.offset_at(position)
         settings = self._settings()
@@ -125,11 +135,11 @@ class CompletionService:
         generator = await self._generator_now()
         rest = self._rest.pop(uri, None)
         if rest is not None and not invoked and rest[:2] == (snapshot.version, cursor):
-            self._compute_ahead(generator, snapshot, cursor, position, rest[2], settings)
+            self._pause.after_answer(generator, snapshot, cursor, position, rest[2], settings)
             return answer(rest[2])
         through = self._typed_through(generator, snapshot, cursor, invoked)
         if through is not None:
-            self._compute_ahead(generator, snapshot, cursor, position, through, settings)
+            self._pause.after_answer(generator, snapshot, cursor, position, through, settings)
             return answer(through)
         trigger = decide(snapshot, cursor, invoked)
         if not trigger.complete:
@@ -139,7 +149,7 @@ class CompletionService:
             log.debug("waited for the generation in flight for %s", uri)
             through = self._typed_through(generator, snapshot, cursor, invoked)
             if through is not None:
-                self._compute_ahead(generator, snapshot, cursor, position, through, settings)
+                self._pause.after_answer(generator, snapshot, cursor, position, through, settings)
                 return answer(through)
         buffers = self._documents.texts()
         early, handed = self._early(snapshot, cursor, started, settings, invoked)
@@ -160,7 +170,7 @@ class CompletionService:
 
         def on_whole(rest: CompletionResult, handed: CompletionResult) -> None:
             if rest.short and self._unchanged(snapshot):
-                self._compute_ahead(generator, snapshot, cursor, position, rest, settings)
+                self._pause.after_answer(generator, snapshot, cursor, position, rest, settings)
             self._rest_ready(snapshot, cursor, position, handed, rest)
 
         try:
@@ -171,7 +181,7 @@ class CompletionService:
             log.info("completion for %s dropped: %s", uri, exc)
             return answer(None, f"dropped: {exc}")
         if whole:
-            self._compute_ahead(generator, snapshot, cursor, position, result, settings)
+            self._pause.after_answer(generator, snapshot, cursor, position, result, settings)
         return answer(result)
 
     async def _generation(
@@ -260,7 +270,7 @@ class CompletionService:
         cursor: int,
         trigger: Trigger,
         invoked: bool,
-        buffers: tuple[tuple[str, str], ...],
+        buffers: Buffers,
         ticket: Ticket,
         kind: str = "request",
         early: Early | None = None,
@@ -335,50 +345,12 @@ class CompletionService:
         generator: Generator,
         snapshot: Snapshot,
         cursor: int,
-        buffers: tuple[tuple[str, str], ...],
+        buffers: Buffers,
     ) -> Plan:
         budget = self._settings().cross_file_budget
         return self._context.plan_for(
             snapshot, cursor, buffers, budget, generator.engine.count_tokens
         )
-
-    def _prepare_head(
-        self,
-        generator: Generator,
-        snapshot: Snapshot,
-        cursor: int,
-        buffers: tuple[tuple[str, str], ...],
-        ticket: Ticket,
-    ) -> bool:
-        """In a pause: the context and window the place would get afresh, evaluated by the
-        engine and offered for the next request if they differ from the held ones."""
-        head = self._heads.current(snapshot.uri)
-        if head is None:
-            return False
-        plan = self._plan(generator, snapshot, cursor, buffers)
-        request = GenerationRequest(snapshot, cursor, self._settings(), False, plan=plan)
-        fresh = generator.layout(request)
-        offered = [h for h in (head, head.prepared) if h is not None]
-        if any(
-            plan == h.plan and fresh.window.start == h.start and h.budget is None for h in offered
-        ):
-            return False
-        if not generator.prepare(fresh, ticket):
-            return False
-        start = fresh.window.start
-        self._heads.offer(
-            snapshot.uri,
-            Head(
-                snapshot.uri,
-                plan,
-                start,
-                fingerprint(snapshot.text, start, cursor),
-                line_of(snapshot.text, cursor),
-                settled=True,
-            ),
-        )
-        log.debug("prepared a new prompt head for %s v%d", snapshot.uri, snapshot.version)
-        return True
 
     def _typed_through(
         self, generator: Generator, snapshot: Snapshot, cursor: int, invoked: bool
@@ -398,112 +370,13 @@ class CompletionService:
         stats = GenerationStats(stop_reason="typed-through")
         return CompletionResult(edit, generator.engine.model_name, engine_ms, stats, rest)
 
-    def _compute_ahead(
-        self,
-        generator: Generator,
-        before: Snapshot,
-        cursor: int,
-        position: Pos,
-        shown: CompletionResult,
-        settings: Settings,
-    ) -> None:
-        """Queue what makes the next request cheap, for when the user pauses: the suggestion
-        that follows accepting `shown`, (with moveKv) exact KV cells for moved ones, and a
-        better prompt head for this place, evaluated before any request uses it.
-
-        After an answer on a short arrival window, the whole prompt comes first, at once: the
-        user has just arrived and pauses, the next key stops it within a chunk (what it
-        evaluated is kept), and the fuller answer it gives is announced as ready."""
-        short = shown.short
-        ahead = (
-            not short
-            and settings.precompute
-            and shown.edit is not None
-            and not self._has_ahead(before, shown)
-        )
-
-        def jobs() -> list[Callable[[Ticket], object]]:
-            queued: list[Callable[[Ticket], object]] = []
-            buffers = self._documents.texts()
-            if ahead:
-                queued.append(lambda t: self._ahead(generator, before, shown, buffers, t))
-            if settings.move_kv and not short:
-                queued.append(lambda t: generator.engine.refresh(t.is_cancelled))
-            # It replaces the prompt the engine holds (saved first, so a request that still
-            # wants it gets it back by a restore): last, but for the run that needs it.
-            queued.append(lambda t: self._prepare_head(generator, before, cursor, buffers, t))
-            if short:
-                queued.append(
-                    lambda t: self._fuller(generator, before, cursor, position, shown, buffers, t)
-                )
-            return queued
-
-        self._idle.after_pause(jobs, delay=0 if short else None)
-
-    def _fuller(
-        self,
-        generator: Generator,
-        snapshot: Snapshot,
-        cursor: int,
-        position: Pos,
-        shown: CompletionResult,
-        buffers: tuple[tuple[str, str], ...],
-        ticket: Ticket,
-    ) -> bool:
-        """The request `shown` answered on a short window, run again on the whole prompt the
-        engine has just evaluated; its answer is offered by a ready notice. Whether it ran."""
-        head, _cause = self._heads.held(snapshot, cursor)
-        if head is None or head.budget is not None:
-            return False  # the whole prompt was not prepared: a pause will try again
-        trigger = decide(snapshot, cursor, False)
-        if not trigger.complete:
-            return False
-        whole = self._generate(
-            generator, snapshot, cursor, trigger, False, buffers, ticket, kind="fuller"
-        )
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(
-                self._rest_ready, snapshot, cursor, position, shown, whole
-            )
-        return True
-
-    def _has_ahead(self, before: Snapshot, shown: CompletionResult) -> bool:
-        assert shown.edit is not None
-        text, cursor = _accepted(before, shown.edit)
-        return self.type_through.has_ahead(before.uri, text, cursor)
-
-    def _ahead(
-        self,
-        generator: Generator,
-        before: Snapshot,
-        shown: CompletionResult,
-        buffers: tuple[tuple[str, str], ...],
-        ticket: Ticket,
-    ) -> bool:
-        """Compute the suggestion that follows `shown` once it is accepted, and remember it so
-        that the request after the accept is answered from memory; whether one was made."""
-        if shown.edit is None or self._has_ahead(before, shown):
-            return False
-        text, cursor = _accepted(before, shown.edit)
-        snapshot = snapshot_with_text(before, text)
-        trigger = decide(snapshot, cursor, False)
-        if not trigger.complete:
-            return False
-        result = self._generate(
-            generator, snapshot, cursor, trigger, False, buffers, ticket, kind="ahead"
-        )
-        if result.edit is None:
-            return False
-        self.type_through.remember_ahead(before.uri, text, cursor, result.text)
-        return True
-
     def forget(self, uri: str) -> None:
         self._rest.pop(uri, None)
         self.type_through.forget(uri)
         self._heads.forget(uri)
 
     def cancel(self) -> None:
-        self._idle.cancel()
+        self._pause.cancel()
 
 
 def _cause(cause: str, stats: GenerationStats, head: Head | None, moved: bool) -> str:
@@ -518,12 +391,6 @@ def _cause(cause: str, stats: GenerationStats, head: Head | None, moved: bool) -
         # The run before, on the same head, was cut short after paying for getting here.
         return "typing"
     return cause
-
-
-def _accepted(before: Snapshot, edit: Edit) -> tuple[str, int]:
-    """The document text and cursor once `edit` is accepted."""
-    text = before.text[: edit.start] + edit.text + before.text[edit.end :]
-    return text, edit.start + len(edit.text)
 
 
 def _settle(future: "asyncio.Future[CompletionResult]", result: CompletionResult) -> None:
