@@ -85,6 +85,7 @@ from benchmarks.replay_policy import (
     decide_accept,
     ghost_text,
     infer_cause,
+    leaves_a_closer_ahead,
     next_key,
     pause_after,
     plain_region,
@@ -175,8 +176,10 @@ def regions_in(
         if any(abs(first - other) < args.lines for other in picked):
             continue
         block = lines[first : first + args.lines]
-        if plain_region(block, args.max_region_chars) and not mostly_literal(
-            text, first, args.lines, language
+        if (
+            plain_region(block, args.max_region_chars)
+            and not leaves_a_closer_ahead(block)
+            and not mostly_literal(text, first, args.lines, language)
         ):
             picked.append(first)
     project = project_root(path, language)

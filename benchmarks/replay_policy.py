@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from benchmarks.latency import percentile
+from lsp_server.text.brackets import CLOSERS, bracket_trace
 
 PUNCTUATION = ".(=,:"
 BUCKETS = ("0", "1-16", "17-64", "65-256", ">256")
@@ -217,6 +218,29 @@ def plain_region(lines: list[str], max_chars: int, max_line: int = 120) -> bool:
         return False
     indent = len(lines[0]) - len(lines[0].lstrip())
     return len("\n".join(lines)) - indent <= max_chars
+
+
+def leaves_a_closer_ahead(lines: list[str]) -> bool:
+    """Whether the region has a line that begins by closing a block and, after it, opens a
+    block it leaves open at its end. Typed without the region, the text after it then holds
+    that later block's closer where the user types the earlier one's, and Tide's cut rightly
+    takes the closer the user is about to type as already there. A file being written has no
+    such closer: the editor auto-closes only what was opened. The ninth run lost three line
+    starts to this (FlowActionResultV2.ts:80, symbol.go:109)."""
+    text = "\n".join(lines)
+    closer_line = None
+    offset = 0
+    for line in lines:
+        if line.strip()[:1] in CLOSERS:
+            closer_line = offset
+        offset += len(line) + 1
+    if closer_line is None:
+        return False
+    trace = list(bracket_trace(text))
+    before = [depth for at, depth in trace if at < closer_line]
+    after = [depth for at, depth in trace if at >= closer_line]
+    start = before[-1] if before else 0
+    return bool(after) and after[-1] > min(start, *after)
 
 
 # --- records and their arithmetic -------------------------------------------------------------

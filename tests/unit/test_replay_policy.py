@@ -11,6 +11,7 @@ from benchmarks.replay_policy import (
     ghost_text,
     histogram,
     infer_cause,
+    leaves_a_closer_ahead,
     next_key,
     pause_after,
     plain_region,
@@ -219,3 +220,19 @@ def test_summary_arithmetic():
 def test_summary_of_nothing_has_no_shares():
     s = summarize([])
     assert s["accepted_pct"] is None and s["fresh_p50_ms"] is None and s["seen_per_key"] is None
+
+
+def test_a_region_that_closes_a_block_and_then_leaves_one_open_is_not_retyped():
+    # The ninth run's FlowActionResultV2.ts:80: the interface opened last closes after the
+    # region, where the user types the `}` before it.
+    ts = ["    attributes: Attr[];", "}", "", "export interface Next", "    extends Base {"]
+    assert leaves_a_closer_ahead(ts)
+    # symbol.go:109: the `if` closes inside the region, the `for` after it.
+    go = ["\tif len(a) == 0 {", "\t\treturn nil", "\t}", "\tfor _, s := range a {"]
+    assert leaves_a_closer_ahead(go)
+    # What it opens it closes; or it only closes; or it closes nothing: all typed as written.
+    assert not leaves_a_closer_ahead(["\tif x {", "\t\ty()", "\t}", "\tz()"])
+    assert not leaves_a_closer_ahead(["\t\ty()", "\t}", "\treturn z"])
+    assert not leaves_a_closer_ahead(["func f() {", "\tx := 1", "\tif x {"])
+    # A bracket in a string is no block.
+    assert not leaves_a_closer_ahead(["\t}", '\ts := "{"'])
