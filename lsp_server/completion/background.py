@@ -1,6 +1,7 @@
 """What is computed while the user pauses, queued after each answer: the suggestion that
 follows accepting the one shown, exact KV cells for moved ones, a better prompt head for the
-place, and after a short arrival the whole prompt and the fuller answer it gives.
+place, and after a short arrival the whole prompt and the fuller answer it gives; after a
+request that made no suggestion (in a comment), the place's prompt.
 
 All of it runs as the scheduler's background work, which any request stops within a chunk.
 """
@@ -32,6 +33,9 @@ PlanFn = Callable[[Generator, Snapshot, int, Buffers], Plan]
 # The whole suggestion for a place whose request was answered with less: (snapshot, cursor,
 # position, what was shown, the whole).
 RestFn = Callable[[Snapshot, int, Pos, CompletionResult, CompletionResult], None]
+# The prompt a place would get on arriving, evaluated where no suggestion was made: (generator,
+# snapshot, cursor, buffers, ticket) -> whether it was.
+WarmFn = Callable[[Generator, Snapshot, int, Buffers, Ticket], bool]
 
 
 class PauseWork:
@@ -47,6 +51,7 @@ class PauseWork:
         run: RunFn,
         plan: PlanFn,
         rest_ready: RestFn,
+        warm: WarmFn,
     ) -> None:
         self._idle = IdleWork(scheduler)
         self._documents = documents
@@ -56,6 +61,7 @@ class PauseWork:
         self._run = run
         self._plan = plan
         self._rest_ready = rest_ready
+        self._warm = warm
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def after_answer(
@@ -100,6 +106,16 @@ class PauseWork:
             return queued
 
         self._idle.after_pause(jobs, delay=0 if short else None)
+
+    def after_skip(self, generator: Generator, snapshot: Snapshot, cursor: int) -> None:
+        """A request the trigger let go without a suggestion: the place's prompt, at once (the
+        next key stops it within a chunk, what it evaluated kept)."""
+
+        def jobs() -> list[Callable[[Ticket], object]]:
+            buffers = self._documents.texts()
+            return [lambda t: self._warm(generator, snapshot, cursor, buffers, t)]
+
+        self._idle.after_pause(jobs, delay=0)
 
     def cancel(self) -> None:
         """A request came: the user is not pausing."""

@@ -21,7 +21,7 @@ from ..runtime.scheduler import Scheduler, Superseded, Ticket
 from ..text.documents import DocumentStore, Pos, Snapshot
 from .background import Buffers, PauseWork
 from .edit import line_around, make_edit
-from .generate import CutShort, Early, GenerationRequest, Generator, Plan
+from .generate import CutShort, Early, GenerationRequest, Generator, Layout, Plan
 from .head import Head, HeadPolicy, fingerprint, line_of, short_arrival
 from .result import CompletionResult
 from .trigger import Trigger, decide, skip_reason
@@ -62,6 +62,17 @@ class GenerationReport:
 
 
 ReportFn = Callable[[GenerationReport], None]
+
+
+@dataclass(frozen=True)
+class _Place:
+    """A run's prompt, and the head held for its place before it was chosen."""
+
+    request: GenerationRequest
+    layout: Layout
+    head: Head | None
+    cause: str  # as `HeadPolicy.held` gave it
+    moved: bool  # the window's start moved from the held head's
 
 
 @dataclass(frozen=True)
@@ -112,6 +123,7 @@ class CompletionService:
             self._generate,
             self._plan,
             self._rest_ready,
+            self._warm,
         )
         self._loop: asyncio.AbstractEventLoop | None = None  # where reports are delivered
         self._generator: Generator | None = None
@@ -144,6 +156,8 @@ class CompletionService:
         trigger = decide(snapshot, cursor, invoked)
         if not trigger.complete:
             log.info("complete %s v%d: skipped, %s", uri, snapshot.version, trigger.reason)
+            if not invoked:
+                self._pause.after_skip(generator, snapshot, cursor)
             return answer(None, trigger.reason)
         if not invoked and await self._inflight.wait_for(uri, snapshot.text, cursor):
             log.debug("waited for the generation in flight for %s", uri)
@@ -276,7 +290,41 @@ class CompletionService:
         early: Early | None = None,
         progress: Progress | None = None,
     ) -> CompletionResult:
-        """Context and generation, on the worker: the engine counts the context's tokens.
+        """Context and generation, on the worker: the engine counts the context's tokens."""
+        place = self._place(generator, snapshot, cursor, trigger.multiline, invoked, buffers, kind)
+        request, layout, shown = place.request, place.layout, kind != "ahead"
+
+        def report(stats: GenerationStats) -> None:
+            why = _cause(place.cause, stats, place.head, place.moved) if shown else kind
+            short = shown and request.budget is not None
+            done = GenerationReport(snapshot.uri, snapshot.version, kind, stats, why, short)
+            if self._loop is not None:
+                # Runs on the worker; the report goes out from the event loop.
+                self._loop.call_soon_threadsafe(self._report, done)
+
+        try:
+            result = generator.generate(request, ticket, layout, early, progress)
+        except CutShort as cut:
+            report(cut.stats)  # what the keystroke that cut it threw away
+            raise
+        if shown:
+            self._heads.settle(snapshot.uri, layout.window.start)
+            text = result.text if result.edit is not None else ""
+            self.type_through.remember(snapshot.uri, snapshot.text, cursor, text)
+        report(result.stats)
+        return result
+
+    def _place(
+        self,
+        generator: Generator,
+        snapshot: Snapshot,
+        cursor: int,
+        multiline: bool,
+        invoked: bool,
+        buffers: Buffers,
+        kind: str,
+    ) -> "_Place":
+        """The prompt for a run at `cursor`, on the head this place holds.
 
         The prompt head held for this place is used as it is. Arriving elsewhere in the same
         document keeps the snippets the engine already holds, so only the window is evaluated;
@@ -294,7 +342,7 @@ class CompletionService:
             start = budget = None
         label = "ahead of accept," if kind == "ahead" else "complete"
         request = GenerationRequest(
-            snapshot, cursor, settings, trigger.multiline, invoked, plan, label, start, budget
+            snapshot, cursor, settings, multiline, invoked, plan, label, start, budget
         )
         layout = generator.layout(request)
         if head is None and kind == "request" and not invoked:
@@ -319,26 +367,29 @@ class CompletionService:
                     budget=request.budget,
                 )
             )
+        return _Place(request, layout, head, cause, moved)
 
-        def report(stats: GenerationStats) -> None:
-            why = _cause(cause, stats, head, moved) if shown else kind
-            short = shown and request.budget is not None
-            done = GenerationReport(snapshot.uri, snapshot.version, kind, stats, why, short)
-            if self._loop is not None:
-                # Runs on the worker; the report goes out from the event loop.
-                self._loop.call_soon_threadsafe(self._report, done)
-
-        try:
-            result = generator.generate(request, ticket, layout, early, progress)
-        except CutShort as cut:
-            report(cut.stats)  # what the keystroke that cut it threw away
-            raise
-        if shown:
-            self._heads.settle(snapshot.uri, layout.window.start)
-            text = result.text if result.edit is not None else ""
-            self.type_through.remember(snapshot.uri, snapshot.text, cursor, text)
-        report(result.stats)
-        return result
+    def _warm(
+        self,
+        generator: Generator,
+        snapshot: Snapshot,
+        cursor: int,
+        buffers: Buffers,
+        ticket: Ticket,
+    ) -> bool:
+        """Where the trigger let a request go without a suggestion (a comment, a string), the
+        prompt the next request here would evaluate on arriving, evaluated now; whether it
+        was. The user who arrives in a comment writes code below it next, and that line's
+        suggestion then costs what was typed since, not a new place's prompt."""
+        head, _cause = self._heads.held(snapshot, cursor)
+        if head is not None and head.settled:
+            return False
+        place = self._place(generator, snapshot, cursor, False, False, buffers, "request")
+        if not generator.prepare(place.layout, ticket):
+            return False
+        self._heads.settle(snapshot.uri, place.layout.window.start)
+        log.debug("warmed the prompt at %s v%d", snapshot.uri, snapshot.version)
+        return True
 
     def _plan(
         self,

@@ -41,7 +41,8 @@ class IdleWork:
         await asyncio.sleep(delay)
         for job in build():
             try:
-                await self._scheduler.run_background(None, job)
+                # Ahead of other upkeep (a document's diagnostics), which yields and retries.
+                await self._scheduler.run_background(None, job, preempt=True)
             except Superseded:
                 return
             except Exception:  # noqa: BLE001 - upkeep only: a failure must not reach a request

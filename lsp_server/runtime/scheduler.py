@@ -78,8 +78,15 @@ class Scheduler:
             background.cancel(YIELDED)
         return await self._submit(key, job, Ticket())
 
-    async def run_background(self, key: str | None, job: Callable[[Ticket], T]) -> T:
-        """Run `job` on the worker as background work: any `run` cancels it (`Superseded`)."""
+    async def run_background(
+        self, key: str | None, job: Callable[[Ticket], T], preempt: bool = False
+    ) -> T:
+        """Run `job` on the worker as background work: any `run` cancels it (`Superseded`).
+        With `preempt`, the background work already there steps aside for it, as for a
+        request: it is for the user's next key, the rest (diagnostics) can wait."""
+        if preempt:
+            for background in list(self._background):
+                background.cancel(YIELDED)
         ticket = Ticket()
         self._background.add(ticket)
         try:

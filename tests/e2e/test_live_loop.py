@@ -148,3 +148,29 @@ async def test_a_short_arrival_is_followed_by_its_whole_prompt_evaluated_before_
     assert not fuller.short and fuller.promptTokens > 400, fuller
     # Evaluated while the user paused, before the fuller run: it re-evaluates almost nothing.
     assert fuller.evaluatedTokens <= 16 and fuller.cause in ("context", "window"), fuller
+
+
+async def test_arriving_in_a_comment_evaluates_the_place_for_the_code_below_it(
+    model_path, tmp_path
+):
+    text = LONG + "def report(r):\n    # the total of the scaled values\n" + LONG
+    (tmp_path / "main.py").write_text(text)
+    uri = (tmp_path / "main.py").as_uri()
+    line = LONG.count("\n") + 1
+    end = len("    # the total of the scaled values")
+    init = {"reportGenerations": True, "precompute": False, "arrivalTokens": 128}
+    async with lsp_session(init=init, root=tmp_path) as client:
+        open_doc(client, uri, text)
+        skipped = await client.text_document_inline_completion_async(inline(uri, line, end))
+        assert not skipped.items  # no suggestion inside a comment
+        await asyncio.sleep(3)  # the user reads what they wrote: the place is evaluated
+        client.text_document_did_change(key(uri, 2, line, end, "\n    "))
+        await client.text_document_inline_completion_async(inline(uri, line + 1, 4))
+        for _ in range(600):  # an early answer: the run is reported when it ends
+            runs = [g for g in client.tide_generations if g.kind == "request"]
+            if runs:
+                break
+            await asyncio.sleep(0.05)
+    # The line below the comment is no new place: only the Enter's tokens are evaluated.
+    assert len(runs) == 1 and runs[0].cause == "typing", runs
+    assert runs[0].evaluatedTokens <= 16 and runs[0].reusedTokens > 100, runs

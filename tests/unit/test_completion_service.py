@@ -460,3 +460,26 @@ async def test_the_next_key_stops_the_whole_prompt_and_types_on_the_short_head()
     await service.complete(URI, Pos(59, 10))
     assert engine.prompts[1].text.startswith(short)  # the key was answered on the short head
     assert len(engine.prompts) == 2 and readies == []  # no fuller run for the old version
+
+
+async def test_a_request_skipped_in_a_comment_warms_the_place_for_the_line_below() -> None:
+    engine = PreparingEngine(["return x + 1"])
+    reports = []
+    service, documents = service_for(engine, report=reports.append)
+    text = "def inc(x):\n    # one more\n    \n"
+    documents.open("file:///w/inc.py", "python", 1, text)
+    skipped = await service.complete("file:///w/inc.py", Pos(1, 14))
+    assert skipped.result is None and "comment" in skipped.reason
+    for _ in range(200):  # queued at once: the user has just arrived
+        if engine.prepared:
+            break
+        await asyncio.sleep(0.01)
+    assert len(engine.prepared) == 1 and "# one" in engine.prepared[0].text
+    # Enter, to write the code below the comment: the run there is on the head taken and
+    # evaluated in the comment, typing, not an arrival; its prompt goes on from the one evaluated.
+    documents.change("file:///w/inc.py", 2, [Change("\n    ", Pos(1, 14), Pos(1, 14))])
+    answer = await service.complete("file:///w/inc.py", Pos(2, 4))
+    assert answer.result is not None and answer.result.text == "return x + 1"
+    await asyncio.sleep(0)  # the reports go out from the event loop
+    assert [r.cause for r in reports] == ["typing"]
+    assert engine.prompts[0].text.startswith(engine.prepared[0].text)

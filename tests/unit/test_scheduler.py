@@ -376,6 +376,34 @@ async def test_a_request_preempts_background_work_which_resumes_later(scheduler)
     assert attempts == ["start", "start"]
 
 
+async def test_background_work_that_preempts_runs_before_the_background_work_there(scheduler):
+    from lsp_server.fixes.service import in_background
+
+    started = threading.Event()
+    order: list[str] = []
+
+    def scoring(ticket: Ticket) -> str:
+        order.append("score")
+        started.set()
+        if order.count("score") == 1:
+            while not ticket.is_cancelled():
+                threading.Event().wait(0.01)
+            raise Superseded(ticket.reason)
+        return "scored"
+
+    task = asyncio.ensure_future(in_background(scheduler, "score", scoring))
+    await asyncio.wait_for(asyncio.to_thread(started.wait), SAFETY)
+
+    def warm(_ticket: Ticket) -> str:
+        order.append("warm")
+        return "warmed"
+
+    urgent = scheduler.run_background(None, warm, preempt=True)
+    assert await asyncio.wait_for(urgent, SAFETY) == "warmed"
+    assert await asyncio.wait_for(task, SAFETY) == "scored"  # it yielded, and came back
+    assert order == ["score", "warm", "score"]
+
+
 async def test_background_work_superseded_by_its_own_key_is_not_retried(scheduler, gates):
     from lsp_server.fixes.service import in_background
 
