@@ -95,14 +95,19 @@ LONG = "".join(
 )
 
 
+def long_file(tmp_path, line_text: str) -> tuple[str, str, int]:
+    """main.py: a function whose body line is `line_text`, between two long runs of code; its
+    text, uri, and that line's number."""
+    text = LONG + "def report(r):\n" + line_text + "\n" + LONG
+    (tmp_path / "main.py").write_text(text)
+    return text, (tmp_path / "main.py").as_uri(), LONG.count("\n") + 1
+
+
 @pytest.mark.parametrize("arrival_tokens", [128, 0])
 async def test_an_arrival_in_a_long_file_answers_on_a_short_window_that_typing_keeps(
     model_path, tmp_path, arrival_tokens
 ):
-    text = LONG + "def report(r):\n    \n" + LONG
-    (tmp_path / "main.py").write_text(text)
-    uri = (tmp_path / "main.py").as_uri()
-    line = LONG.count("\n") + 1
+    text, uri, line = long_file(tmp_path, "    ")
     init = {"reportGenerations": True, "precompute": False, "arrivalTokens": arrival_tokens}
     async with lsp_session(init=init, root=tmp_path) as client:
         open_doc(client, uri, text)
@@ -127,10 +132,7 @@ async def test_an_arrival_in_a_long_file_answers_on_a_short_window_that_typing_k
 async def test_a_short_arrival_is_followed_by_its_whole_prompt_evaluated_before_it_runs(
     model_path, tmp_path
 ):
-    text = LONG + "def report(r):\n    \n" + LONG
-    (tmp_path / "main.py").write_text(text)
-    uri = (tmp_path / "main.py").as_uri()
-    line = LONG.count("\n") + 1
+    text, uri, line = long_file(tmp_path, "    ")
     init = {"reportGenerations": True, "precompute": False, "arrivalTokens": 128}
     async with lsp_session(init=init, root=tmp_path) as client:
         open_doc(client, uri, text)
@@ -153,11 +155,9 @@ async def test_a_short_arrival_is_followed_by_its_whole_prompt_evaluated_before_
 async def test_arriving_in_a_comment_evaluates_the_place_for_the_code_below_it(
     model_path, tmp_path
 ):
-    text = LONG + "def report(r):\n    # the total of the scaled values\n" + LONG
-    (tmp_path / "main.py").write_text(text)
-    uri = (tmp_path / "main.py").as_uri()
-    line = LONG.count("\n") + 1
-    end = len("    # the total of the scaled values")
+    comment = "    # the total of the scaled values"
+    text, uri, line = long_file(tmp_path, comment)
+    end = len(comment)
     init = {"reportGenerations": True, "precompute": False, "arrivalTokens": 128}
     async with lsp_session(init=init, root=tmp_path) as client:
         open_doc(client, uri, text)
